@@ -1,0 +1,60 @@
+"""Litestar app factory: routes, problem documents, OpenAPI, and the hub's lifespan."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import msgspec
+from litestar import Litestar, get
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.spec import Components, SecurityScheme
+from litestar.plugins.problem_details import ProblemDetailsPlugin
+
+from replayhub import __version__
+from replayhub.config import Settings, load_settings
+from replayhub.hub import Hub, background
+from replayhub.web.api.apps import AppController
+from replayhub.web.api.errors import ErrorController
+from replayhub.web.api.ingest import IngestController
+from replayhub.web.api.sessions import SessionController
+from replayhub.web.problems import EXCEPTION_HANDLERS, PROBLEM_DETAILS
+
+
+class Health(msgspec.Struct):
+    status: str
+
+
+@get("/health", name="health", operation_id="health", security=[], tags=["health"])
+async def health() -> Health:
+    """Liveness: answers without a token."""
+    return Health("ok")
+
+
+def create_app(settings: Settings | None = None) -> Litestar:
+    settings = settings or load_settings()
+    hub = Hub.from_settings(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        await hub.start()
+        app.state.hub = hub
+        try:
+            async with background(hub.close_sessions_forever()):
+                yield
+        finally:
+            await hub.stop()
+
+    return Litestar(
+        route_handlers=[health, AppController, IngestController, SessionController,
+                        ErrorController],
+        lifespan=[lifespan],
+        plugins=[ProblemDetailsPlugin(PROBLEM_DETAILS)],
+        exception_handlers=EXCEPTION_HANDLERS,
+        openapi_config=OpenAPIConfig(
+            title="ReplayHub", version=__version__, path="/schema",
+            components=Components(security_schemes={
+                "bearer": SecurityScheme(type="http", scheme="bearer")}),
+            security=[{"bearer": []}],
+        ),
+    )

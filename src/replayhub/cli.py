@@ -1,0 +1,154 @@
+"""The `replayhub` command: serve the hub, load demo data, manage apps and tokens."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from replayhub.config import ConfigError, Settings, load_settings
+from replayhub.hub import Hub
+from replayhub.logs import configure_logging
+from replayhub.security import ROLES, create_app, create_token
+
+T = TypeVar("T")
+ADMIN_TOKEN_FILE = "admin-token"
+
+
+def _settings(config: str | None, **overrides: Any) -> Settings:
+    try:
+        settings = load_settings(config, **overrides)
+    except ConfigError as error:
+        raise click.ClickException(str(error)) from error
+    configure_logging(settings.log_level, settings.log_format)
+    return settings
+
+
+def _with_hub(settings: Settings, work: Callable[[Hub], Awaitable[T]]) -> T:
+    async def run() -> T:
+        hub = Hub.from_settings(settings)
+        try:
+            await hub.start()
+            return await work(hub)
+        finally:
+            await hub.stop()
+
+    return asyncio.run(run())
+
+
+config_option = click.option("--config", "config", type=click.Path(dir_okay=False),
+                             help="TOML settings file (default: $REPLAYHUB_CONFIG).")
+data_dir_option = click.option("--data-dir", type=click.Path(file_okay=False),
+                               help="Data folder (default: $REPLAYHUB_DATA_DIR or ./var).")
+
+
+@click.group()
+@click.version_option(package_name="replayhub")
+def main() -> None:
+    """ReplayHub: index session replays and carry them where people work."""
+
+
+@main.command()
+@config_option
+@click.option("--host", help="Address to listen on (default 127.0.0.1).")
+@click.option("--port", type=int, help="Port (default 8000).")
+@data_dir_option
+def serve(config: str | None, host: str | None, port: int | None, data_dir: str | None) -> None:
+    """Serve the hub over HTTP."""
+    import uvicorn
+
+    from replayhub.app import create_app as create_web_app
+
+    settings = _settings(config, host=host, port=port, data_dir=data_dir)
+    if not settings.admin_token:
+        settings.admin_token = _local_admin_token(settings.data_path)
+    app = create_web_app(settings)
+    click.echo(f"ReplayHub is serving on {settings.base_url}  "
+               f"(API docs: {settings.base_url}/schema)")
+    click.echo(f"Admin token: {settings.admin_token}  "
+               f"(curl -H 'Authorization: Bearer {settings.admin_token}' "
+               f"{settings.base_url}/api/v1/sessions)")
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning",
+                access_log=False)
+
+
+def _local_admin_token(data_dir: Path) -> str:
+    """No REPLAYHUB_ADMIN_TOKEN: use (or make) one kept in DATA_DIR/admin-token."""
+    path = data_dir / ADMIN_TOKEN_FILE
+    if path.exists():
+        return path.read_text().strip()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    token = f"rh_{secrets.token_urlsafe(32)}"
+    path.write_text(token + "\n")
+    os.chmod(path, 0o600)
+    return token
+
+
+@main.command()
+@config_option
+@data_dir_option
+@click.option("--sessions", default=40, show_default=True, help="How many demo sessions.")
+def demo(config: str | None, data_dir: str | None, sessions: int) -> None:
+    """Load demo sessions (real recordings, replayed as several users over the last week)."""
+    from replayhub.demo import load_demo
+
+    settings = _settings(config, data_dir=data_dir)
+    loaded = _with_hub(settings, lambda hub: load_demo(hub, sessions))
+    click.echo(f"Demo data: {loaded} sessions in the app 'Demo shop' ({settings.data_dir}).")
+
+
+@main.group()
+def apps() -> None:
+    """Recorded apps and their ingest keys."""
+
+
+@apps.command("create")
+@click.argument("name")
+@config_option
+@data_dir_option
+def apps_create(name: str, config: str | None, data_dir: str | None) -> None:
+    """Create an app and print its ingest key (shown once)."""
+    settings = _settings(config, data_dir=data_dir)
+    app, key = _with_hub(settings, lambda hub: create_app(hub.db, name))
+    click.echo(f"app {app.id} ({app.name})\ningest key: {key}")
+
+
+@main.group()
+def tokens() -> None:
+    """API tokens for people and scripts."""
+
+
+@tokens.command("create")
+@click.option("--name", required=True, help="Who or what uses the token.")
+@click.option("--role", type=click.Choice(ROLES), default="viewer", show_default=True)
+@config_option
+@data_dir_option
+def tokens_create(name: str, role: str, config: str | None, data_dir: str | None) -> None:
+    """Create an API token and print it (shown once; only its hash is kept)."""
+    settings = _settings(config, data_dir=data_dir)
+    value = _with_hub(settings, lambda hub: create_token(hub.db, name, role))
+    click.echo(value)
+
+
+@main.command()
+@config_option
+@data_dir_option
+def migrate(config: str | None, data_dir: str | None) -> None:
+    """Apply database migrations (serve does this at start too)."""
+    settings = _settings(config, data_dir=data_dir)
+
+    async def done(_: Hub) -> None:
+        return None
+
+    _with_hub(settings, done)
+    click.echo("database is up to date")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,94 @@
+"""Typed settings: a TOML file (optional) overridden by REPLAYHUB_* environment variables."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+MIB = 1024 * 1024
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; the message names the key and the fix."""
+
+
+class LimitSettings(msgspec.Struct, forbid_unknown_fields=True):
+    """What one ingest request may carry; larger requests are refused with 413/422."""
+
+    max_body_bytes: int = 8 * MIB
+    """Largest request body as sent (compressed or not)."""
+    max_decoded_bytes: int = 64 * MIB
+    """Largest body after gzip decompression."""
+    max_events_per_batch: int = 5000
+    """Most rrweb events in one batch."""
+    max_event_bytes: int = 16 * MIB
+    """Largest single rrweb event (full snapshots are the big ones)."""
+
+
+class Settings(msgspec.Struct, forbid_unknown_fields=True):
+    """Everything the hub reads at start; see config.example.toml for each key."""
+
+    data_dir: str = "./var"
+    """Folder for the SQLite database, the blob store and generated secrets."""
+    database_url: str = ""
+    """Empty: SQLite in WAL mode at DATA_DIR/replayhub.db. Or postgresql://user@host:port/db."""
+    host: str = "127.0.0.1"
+    port: int = 8000
+    public_url: str = ""
+    """The URL people reach the hub at; links in notes and messages use it."""
+    admin_token: str = ""
+    """At start, ensures an admin API token with exactly this value."""
+    session_quiet_seconds: int = 30
+    """A session quiet this long has its last clicks judged (dead or rage) and is closed."""
+    log_level: str = "info"
+    log_format: str = "console"
+    """console (readable) or json (one object a line)."""
+    limits: LimitSettings = msgspec.field(default_factory=LimitSettings)
+
+    @property
+    def data_path(self) -> Path:
+        return Path(self.data_dir)
+
+    @property
+    def base_url(self) -> str:
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+
+ENVIRONMENT = {
+    "REPLAYHUB_DATA_DIR": "data_dir",
+    "REPLAYHUB_DATABASE_URL": "database_url",
+    "REPLAYHUB_ADMIN_TOKEN": "admin_token",
+    "REPLAYHUB_PUBLIC_URL": "public_url",
+    "REPLAYHUB_LOG_LEVEL": "log_level",
+    "REPLAYHUB_LOG_FORMAT": "log_format",
+}
+
+
+def load_settings(config_file: str | None = None, **overrides: Any) -> Settings:
+    """Read the TOML file (argument, else REPLAYHUB_CONFIG), the environment, then overrides."""
+    raw: dict[str, Any] = {}
+    path = config_file or os.environ.get("REPLAYHUB_CONFIG")
+    if path:
+        raw = _read_toml(Path(path))
+    for variable, key in ENVIRONMENT.items():
+        if os.environ.get(variable):
+            raw[key] = os.environ[variable]
+    raw.update({key: value for key, value in overrides.items() if value is not None})
+    try:
+        return msgspec.convert(raw, Settings)
+    except msgspec.ValidationError as error:
+        raise ConfigError(f"configuration: {error} (see config.example.toml)") from error
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError as error:
+        raise ConfigError(f"config file {path} does not exist (set REPLAYHUB_CONFIG)") from error
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"config file {path} is not valid TOML: {error}") from error

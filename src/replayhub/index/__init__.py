@@ -1,0 +1,1 @@
+"""Read side: session search, timelines, error groups."""

@@ -1,0 +1,1 @@
+"""Ingestion of rrweb recordings: DOM mirror, scrubbing and indexing."""

@@ -1,0 +1,36 @@
+"""Structured logs through structlog: readable in a terminal, JSON lines in production."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import structlog
+
+SECRET_KEYS = {"token", "api_token", "ingest_key", "key", "password", "secret", "authorization"}
+
+
+def _drop_secrets(_: object, __: str, event: dict[str, object]) -> dict[str, object]:
+    for name in list(event):
+        if name.lower() in SECRET_KEYS:
+            event[name] = "[redacted]"
+    return event
+
+
+def configure_logging(level: str = "info", fmt: str = "console") -> None:
+    renderer = (structlog.processors.JSONRenderer() if fmt == "json"
+                else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty()))
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            _drop_secrets,
+            structlog.processors.format_exc_info,
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(
+            logging.getLevelNamesMapping().get(level.upper(), logging.INFO)),
+        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        cache_logger_on_first_use=True,
+    )

@@ -1,0 +1,48 @@
+"""Error groups: how often, in how many sessions, for how many users."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated, Any
+
+import msgspec
+from litestar import Controller, Request, get
+from litestar.params import Parameter
+
+from replayhub.hub import Hub
+from replayhub.index.errors import DAY, ErrorGroupSummary, error_groups
+from replayhub.index.sessions import BadFilter, iso, parse_time
+from replayhub.web.auth import requires
+from replayhub.web.problems import problem
+
+
+class ErrorGroupPage(msgspec.Struct):
+    since: str
+    until: str
+    items: list[ErrorGroupSummary]
+
+
+class ErrorController(Controller):
+    path = "/api/v1/errors"
+    tags = ["errors"]
+    guards = [requires("viewer")]
+
+    @get("/", name="errors:list", operation_id="listErrorGroups")
+    async def list_groups(
+        self, request: Request[Any, Any, Any], since: str | None = None,
+        until: str | None = None, app_id: str | None = None,
+        limit: Annotated[int, Parameter(ge=1, le=500)] = 50,
+    ) -> ErrorGroupPage:
+        """Error groups with occurrences in [since, until) (default: the last 7 days)."""
+        hub: Hub = request.app.state.hub
+        try:
+            end = parse_time(until, "until") or int(time.time() * 1000)
+            start = parse_time(since, "since") or end - 7 * DAY
+        except BadFilter as bad:
+            raise problem(400, "Invalid filter", str(bad)) from None
+        if start >= end:
+            raise problem(400, "Invalid filter", "since must be before until")
+        async with hub.db.read() as tx:
+            items = await error_groups(tx, start, end, app_id=app_id, limit=limit,
+                                       base_url=hub.settings.base_url)
+        return ErrorGroupPage(iso(start), iso(end), items)

@@ -1,0 +1,93 @@
+"""Session search, one session's summary and timeline, and its stored events."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import msgspec
+from litestar import Controller, Request, get
+from litestar.params import Parameter
+from litestar.response import Stream
+
+from replayhub.db.models import ReplaySession
+from replayhub.hub import Hub
+from replayhub.index.sessions import (
+    BadFilter,
+    SessionDetail,
+    SessionFilters,
+    SessionSummary,
+    parse_time,
+    search_sessions,
+    session_detail,
+    summarize,
+)
+from replayhub.ingest.store import stream_events
+from replayhub.web.auth import requires
+from replayhub.web.problems import problem
+
+Limit = Annotated[int, Parameter(ge=1, le=200, description="Page size (1-200).")]
+
+
+class SessionPage(msgspec.Struct):
+    items: list[SessionSummary]
+    next_cursor: str | None
+
+
+def filters_from_query(user_email: str | None, user_id: str | None, url: str | None,
+                       error: str | None, frustration: str | None, since: str | None,
+                       until: str | None, app_id: str | None) -> SessionFilters:
+    try:
+        return SessionFilters(user_email=user_email, user_id=user_id, url=url, error=error,
+                              frustration=frustration, since=parse_time(since, "since"),
+                              until=parse_time(until, "until"), app_id=app_id)
+    except BadFilter as bad:
+        raise problem(400, "Invalid filter", str(bad)) from None
+
+
+async def load_session(hub: Hub, session_id: str) -> ReplaySession:
+    async with hub.db.read() as tx:
+        session = await tx.get(ReplaySession, session_id)
+    if session is None:
+        raise problem(404, "Session not found", f"no session {session_id!r}")
+    return session
+
+
+class SessionController(Controller):
+    path = "/api/v1/sessions"
+    tags = ["sessions"]
+    guards = [requires("viewer")]
+
+    @get("/", name="sessions:list", operation_id="listSessions")
+    async def list_sessions(
+        self, request: Request[Any, Any, Any], user_email: str | None = None,
+        user_id: str | None = None, url: str | None = None, error: str | None = None,
+        frustration: str | None = None, since: str | None = None, until: str | None = None,
+        app_id: str | None = None, limit: Limit = 50, cursor: str | None = None,
+    ) -> SessionPage:
+        """Sessions newest first; `next_cursor` pages on without skipping or repeating."""
+        hub: Hub = request.app.state.hub
+        filters = filters_from_query(user_email, user_id, url, error, frustration, since,
+                                     until, app_id)
+        try:
+            async with hub.db.read() as tx:
+                rows, next_cursor = await search_sessions(tx, filters, limit, cursor)
+        except BadFilter as bad:
+            raise problem(400, "Invalid filter", str(bad)) from None
+        return SessionPage([summarize(row, hub.settings.base_url) for row in rows], next_cursor)
+
+    @get("/{session_id:str}", name="sessions:detail", operation_id="getSession")
+    async def detail(self, request: Request[Any, Any, Any], session_id: str) -> SessionDetail:
+        """The session's summary and its timeline (t in ms from the start)."""
+        hub: Hub = request.app.state.hub
+        session = await load_session(hub, session_id)
+        async with hub.db.read() as tx:
+            return await session_detail(tx, session, hub.settings.base_url)
+
+    @get("/{session_id:str}/events", name="sessions:events", operation_id="getSessionEvents",
+         media_type="application/json")
+    async def events(self, request: Request[Any, Any, Any], session_id: str) -> Stream:
+        """The stored (scrubbed) rrweb events in order, streamed as one JSON array."""
+        hub: Hub = request.app.state.hub
+        await load_session(hub, session_id)
+        return Stream(stream_events(hub.db, hub.blobs, session_id),
+                      media_type="application/json")

@@ -1,0 +1,68 @@
+"""Small helpers shared by the integration tests: apps, batches, recordings."""
+
+from __future__ import annotations
+
+import copy
+import gzip
+import json
+import uuid
+from typing import Any
+
+from litestar.testing import AsyncTestClient
+
+NO_AUTH = {"Authorization": ""}
+
+
+async def make_app(client: AsyncTestClient[Any], name: str = "Shop") -> tuple[str, str]:
+    response = await client.post("/api/v1/apps", json={"name": name})
+    assert response.status_code == 201, response.text
+    body = response.json()
+    return body["id"], body["ingest_key"]
+
+
+async def send(client: AsyncTestClient[Any], key: str, batch: dict[str, Any], *,
+               gzipped: bool = False, in_query: bool = True) -> Any:
+    body = json.dumps(batch).encode()
+    headers = {**NO_AUTH, "Content-Type": "text/plain;charset=UTF-8"}
+    if gzipped:
+        body = gzip.compress(body)
+        headers["Content-Encoding"] = "gzip"
+    url = f"/api/v1/ingest?key={key}" if in_query else "/api/v1/ingest"
+    if not in_query:
+        batch = {**batch, "app_key": key}
+        body = json.dumps(batch).encode()
+    return await client.post(url, content=body, headers=headers)
+
+
+def renamed(recording: dict[str, Any], session_id: str | None = None,
+            shift_ms: int = 0) -> list[dict[str, Any]]:
+    """The recording's batches under a new session id, optionally moved in time."""
+    session_id = session_id or str(uuid.uuid4())
+    batches = copy.deepcopy(recording["batches"])
+    for batch in batches:
+        batch["session_id"] = session_id
+        batch.pop("app_key", None)
+        for event in batch["events"]:
+            event["timestamp"] += shift_ms
+    return batches
+
+
+async def ingest_recording(client: AsyncTestClient[Any], key: str, recording: dict[str, Any],
+                           **options: Any) -> str:
+    batches = renamed(recording, **options)
+    for batch in batches:
+        response = await send(client, key, batch)
+        assert response.status_code == 202, response.text
+    await client.hub.ingestor.close_quiet_sessions(quiet_ms=0)
+    return batches[0]["session_id"]
+
+
+def tiny_batch(session_id: str, seq: int, start: int, **extra: Any) -> dict[str, Any]:
+    """A minimal valid batch: a Meta event and a click on node 1."""
+    events = [
+        {"type": 4, "data": {"href": "https://shop.example.test/", "width": 1280, "height": 720},
+         "timestamp": start},
+        {"type": 3, "data": {"source": 2, "type": 2, "id": 1, "x": 5, "y": 5},
+         "timestamp": start + 10},
+    ]
+    return {"session_id": session_id, "seq": seq, "events": events, **extra}

@@ -1,0 +1,179 @@
+"""POST /api/v1/ingest as a browser sends it: durable, idempotent, refused whole when bad."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from litestar.testing import AsyncTestClient
+from sqlalchemy import func, select
+from tests.conftest import recording
+from tests.helpers import NO_AUTH, ingest_recording, make_app, renamed, send, tiny_batch
+
+from replayhub.db.models import ReplaySession, Segment
+
+START = 1_790_000_000_000
+
+
+async def counts(client: AsyncTestClient[Any]) -> tuple[int, int]:
+    async with client.hub.db.read() as tx:
+        sessions = (await tx.execute(select(func.count()).select_from(ReplaySession))).scalar()
+        segments = (await tx.execute(select(func.count()).select_from(Segment))).scalar()
+    return sessions, segments
+
+
+async def test_batch_is_accepted_and_stored(client: AsyncTestClient[Any]) -> None:
+    _, key = await make_app(client)
+    response = await send(client, key, tiny_batch("sess-stored-0001", 0, START))
+    assert response.status_code == 202
+    assert response.json() == {"session_id": "sess-stored-0001", "seq": 0, "accepted": 2}
+    assert response.headers["access-control-allow-origin"] == "*"
+    assert await counts(client) == (1, 1)
+    blobs = list((client.hub.blobs.root / "sessions").rglob("*.json.gz"))
+    assert len(blobs) == 1
+
+
+async def test_gzip_body_and_key_in_body(client: AsyncTestClient[Any]) -> None:
+    _, key = await make_app(client)
+    batch = tiny_batch("sess-gzipped-01", 0, START)
+    assert (await send(client, key, batch, gzipped=True)).status_code == 202
+    other = tiny_batch("sess-keyinbody1", 0, START)
+    assert (await send(client, key, other, in_query=False)).status_code == 202
+    assert await counts(client) == (2, 2)
+
+
+async def test_cors_preflight_is_answered(client: AsyncTestClient[Any]) -> None:
+    response = await client.options("/api/v1/ingest", headers={
+        **NO_AUTH, "Origin": "https://shop.example.test",
+        "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "content-type"})
+    assert response.status_code == 204
+    assert response.headers["access-control-allow-origin"] == "*"
+    assert "POST" in response.headers["access-control-allow-methods"]
+    assert "content-type" in response.headers["access-control-allow-headers"].lower()
+
+
+async def test_same_seq_twice_is_stored_once(client: AsyncTestClient[Any]) -> None:
+    _, key = await make_app(client)
+    batch = tiny_batch("sess-idempotent", 0, START)
+    first = await send(client, key, batch)
+    again = await send(client, key, batch)
+    assert first.status_code == again.status_code == 202
+    assert again.json()["accepted"] == 2
+    assert await counts(client) == (1, 1)
+    detail = (await client.get("/api/v1/sessions/sess-idempotent")).json()
+    assert detail["counts"]["clicks"] == 1
+
+
+async def test_unknown_key_is_refused(client: AsyncTestClient[Any]) -> None:
+    response = await send(client, "rhk_wrong", tiny_batch("sess-wrong-key", 0, START))
+    assert response.status_code == 401
+    assert response.json()["title"] == "Unknown ingest key"
+    assert await counts(client) == (0, 0)
+
+
+async def test_session_of_another_app_is_refused(client: AsyncTestClient[Any]) -> None:
+    _, first_key = await make_app(client, "One")
+    _, second_key = await make_app(client, "Two")
+    assert (await send(client, first_key, tiny_batch("sess-shared-id", 0, START))).status_code \
+        == 202
+    refused = await send(client, second_key, tiny_batch("sess-shared-id", 1, START + 50))
+    assert refused.status_code == 409
+    assert await counts(client) == (1, 1)
+
+
+@pytest.mark.parametrize(("mutate", "status", "limit"), [
+    (lambda b: b.update(events=[b["events"][0]] * 30), 413, "max_events_per_batch"),
+    (lambda b: b["events"][0]["data"].update(big="x" * 5000), 413, "max_event_bytes"),
+    (lambda b: b["events"].append({"type": 99, "data": {}, "timestamp": START}), 422, None),
+    (lambda b: b["events"].append({"type": 3, "timestamp": "soon", "data": {}}), 422, None),
+    (lambda b: b.update(seq=-1), 422, None),
+    (lambda b: b.update(session_id="../../etc"), 422, None),
+    (lambda b: b.pop("events"), 422, None),
+])
+async def test_bad_batches_are_refused_whole(client: AsyncTestClient[Any], mutate: Any,
+                                             status: int, limit: str | None) -> None:
+    hub = client.hub
+    hub.settings.limits.max_events_per_batch = 20
+    hub.settings.limits.max_event_bytes = 4096
+    _, key = await make_app(client)
+    batch = tiny_batch("sess-refused-01", 0, START)
+    mutate(batch)
+    response = await send(client, key, batch)
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    if limit:
+        assert response.json()["limit"] == limit
+    assert await counts(client) == (0, 0)
+
+
+async def test_body_over_the_limit_is_413(client: AsyncTestClient[Any]) -> None:
+    client.hub.settings.limits.max_body_bytes = 2000
+    _, key = await make_app(client)
+    batch = tiny_batch("sess-too-large1", 0, START)
+    batch["events"][0]["data"]["pad"] = "y" * 3000
+    response = await send(client, key, batch)
+    assert response.status_code == 413
+    assert response.json()["limit"] == "max_body_bytes"
+    gzipped = await send(client, key, batch, gzipped=True)
+    assert gzipped.status_code == 202
+
+
+async def test_malformed_json_and_gzip_are_422(client: AsyncTestClient[Any]) -> None:
+    _, key = await make_app(client)
+    broken = await client.post(f"/api/v1/ingest?key={key}", content=b'{"session_id": ',
+                               headers=NO_AUTH)
+    assert broken.status_code == 422
+    bad_gzip = await client.post(f"/api/v1/ingest?key={key}", content=b"\x1f\x8bnotgzip",
+                                 headers=NO_AUTH)
+    assert bad_gzip.status_code == 422
+    assert await counts(client) == (0, 0)
+
+
+async def test_out_of_order_batches_are_indexed_once_the_gap_fills(
+        client: AsyncTestClient[Any]) -> None:
+    _, key = await make_app(client)
+    batches = renamed(recording("rage"), session_id="sess-out-of-order")
+    assert len(batches) >= 2
+    for batch in reversed(batches):
+        assert (await send(client, key, batch)).status_code == 202
+    await client.hub.ingestor.close_quiet_sessions(quiet_ms=0)
+    detail = (await client.get("/api/v1/sessions/sess-out-of-order")).json()
+    in_order_id = await ingest_recording(client, key, recording("rage"))
+    expected = (await client.get(f"/api/v1/sessions/{in_order_id}")).json()
+    assert detail["counts"] == expected["counts"]
+    assert [e["kind"] for e in detail["timeline"]] == [e["kind"] for e in expected["timeline"]]
+
+
+async def test_events_come_back_in_order_and_equal_to_what_was_sent(
+        client: AsyncTestClient[Any]) -> None:
+    _, key = await make_app(client)
+    source = recording("broken")
+    session_id = await ingest_recording(client, key, source, session_id="sess-roundtrip-1")
+    response = await client.get(f"/api/v1/sessions/{session_id}/events")
+    assert response.status_code == 200
+    served = response.json()
+    sent = [event for batch in source["batches"] for event in batch["events"]]
+    assert len(served) == len(sent)
+    assert [e["timestamp"] for e in served] == [e["timestamp"] for e in sent]
+    assert served == json.loads(json.dumps(sent))  # broken.html typed nothing to scrub
+
+
+async def test_typed_secrets_are_never_stored_or_served(client: AsyncTestClient[Any]) -> None:
+    _, key = await make_app(client)
+    source = recording("checkout")
+    session_id = await ingest_recording(client, key, source)
+    served = (await client.get(f"/api/v1/sessions/{session_id}/events")).text
+    detail = (await client.get(f"/api/v1/sessions/{session_id}")).text
+    stored = b"".join(path.read_bytes() for path in
+                      (client.hub.blobs.root).rglob("*.json.gz"))
+    import gzip
+
+    stored_text = b"".join(gzip.decompress(path.read_bytes()) for path in
+                           client.hub.blobs.root.rglob("*.json.gz")).decode()
+    assert stored
+    for secret in source["expected"]["typed_secrets"]:
+        for text in (served, detail, stored_text):
+            assert secret not in text
+            assert secret.replace(" ", "") not in text
