@@ -50,6 +50,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
                         ErrorController],
         lifespan=[lifespan],
         plugins=[ProblemDetailsPlugin(PROBLEM_DETAILS)],
+        logging_config=None,
         exception_handlers=EXCEPTION_HANDLERS,
         openapi_config=OpenAPIConfig(
             title="ReplayHub", version=__version__, path="/schema",

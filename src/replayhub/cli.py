@@ -100,7 +100,8 @@ def demo(config: str | None, data_dir: str | None, sessions: int) -> None:
 
     settings = _settings(config, data_dir=data_dir)
     loaded = _with_hub(settings, lambda hub: load_demo(hub, sessions))
-    click.echo(f"Demo data: {loaded} sessions in the app 'Demo shop' ({settings.data_dir}).")
+    click.echo(f"Demo data: {loaded} new sessions in the app 'Demo shop' "
+               f"({settings.data_dir}; at most {sessions} in all).")
 
 
 @main.group()

@@ -13,9 +13,9 @@ from typing import Any
 
 import msgspec
 import structlog
-from sqlalchemy import select
+from sqlalchemy import func, select
 
-from replayhub.db.models import App
+from replayhub.db.models import App, ReplaySession
 from replayhub.hub import Hub
 from replayhub.ingest.decode import decode_body
 from replayhub.security import create_app
@@ -50,11 +50,18 @@ async def demo_app_id(hub: Hub) -> str:
 
 
 async def load_demo(hub: Hub, count: int, seed: int = 7) -> int:
-    """Ingest `count` sessions through the normal ingest path; returns how many."""
+    """Ingest up to `count` demo sessions through the normal ingest path; returns how many.
+
+    The demo app is filled once: sessions it already has count towards `count`.
+    """
     recordings = demo_recordings()
     if not recordings:
         raise RuntimeError("the package has no demo recordings (replayhub/demo_data)")
     app_id = await demo_app_id(hub)
+    async with hub.db.read() as tx:
+        present = (await tx.execute(select(func.count()).select_from(ReplaySession)
+                                    .where(ReplaySession.app_id == app_id))).scalar_one()
+    count = max(0, count - present)
     chance = random.Random(seed)
     now = int(time.time() * 1000)
     for index in range(count):

@@ -18,6 +18,8 @@ def _drop_secrets(_: object, __: str, event: dict[str, object]) -> dict[str, obj
 
 
 def configure_logging(level: str = "info", fmt: str = "console") -> None:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     renderer = (structlog.processors.JSONRenderer() if fmt == "json"
                 else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty()))
     structlog.configure(

@@ -65,7 +65,7 @@ async def error_groups(tx: AsyncSession, since: int, until: int, *, app_id: str 
             type=groups[group_id].type, message=groups[group_id].message, count=count,
             sessions=sessions, users=users, first_seen=iso(groups[group_id].first_seen),
             last_seen=iso(groups[group_id].last_seen),
-            histogram=_fill(histograms.get(group_id, {}), since, until, size),
+            histogram=_fill(histograms.get(group_id, {}), since - since % size, until, size),
             sessions_url=f"{base_url}/api/v1/sessions?error={groups[group_id].fingerprint}")
         for group_id, count, sessions, users in figures
     ]
@@ -73,7 +73,8 @@ async def error_groups(tx: AsyncSession, since: int, until: int, *, app_id: str 
 
 async def _histograms(tx: AsyncSession, ids: list[int], since: int, until: int,
                       size: int) -> dict[int, dict[int, int]]:
-    bucket = (ErrorEvent.t - since) // size
+    """Counts per group and bucket; buckets start on whole hours or days (UTC)."""
+    bucket = (ErrorEvent.t - (since - since % size)) // size
     rows = (await tx.execute(
         select(ErrorEvent.group_id, bucket, func.count())
         .where(ErrorEvent.group_id.in_(ids), ErrorEvent.t >= since, ErrorEvent.t < until)
