@@ -15,7 +15,7 @@ run: install js
 	$(BIN)/replayhub serve --data-dir $(DATA_DIR) --host $(HOST) --port $(PORT)
 
 test: install js chromium
-	$(BIN)/ruff check src tests bench connectors
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 install: $(VENV)/.installed
@@ -41,8 +41,7 @@ chromium:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-liberation; }
 
 lint: install
-	$(BIN)/ruff check src tests bench connectors
-	$(BIN)/ruff format --check src tests bench connectors
+	$(BIN)/ruff check .
 
 fixtures: install js chromium
 	$(BIN)/python tests/fixtures/record_journeys.py

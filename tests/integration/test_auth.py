@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from litestar.testing import AsyncTestClient
+
 from tests.helpers import NO_AUTH, make_app, send, tiny_batch
 
 
@@ -50,9 +51,9 @@ async def test_viewer_reads_but_cannot_create_apps(client: AsyncTestClient[Any])
 
 async def test_tokens_are_stored_hashed(client: AsyncTestClient[Any]) -> None:
     from sqlalchemy import select
-    from tests.conftest import ADMIN
 
     from replayhub.db.models import ApiToken, App
+    from tests.conftest import ADMIN
 
     _, key = await make_app(client)
     async with client.hub.db.read() as tx:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from litestar.testing import AsyncTestClient
+
 from tests.helpers import make_app, send
 
 HOUR = 3_600_000

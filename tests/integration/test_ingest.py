@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 from litestar.testing import AsyncTestClient
 from sqlalchemy import func, select
-from tests.conftest import recording
-from tests.helpers import NO_AUTH, ingest_recording, make_app, renamed, send, tiny_batch
 
 from replayhub.db.models import ReplaySession, Segment
+from tests.conftest import recording
+from tests.helpers import NO_AUTH, ingest_recording, make_app, renamed, send, tiny_batch
 
 START = 1_790_000_000_000
 

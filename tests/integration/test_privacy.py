@@ -36,6 +36,14 @@ def _unmasked_checkout() -> list[dict[str, Any]]:
     return batches
 
 
+def _stored_bytes(root: Path) -> tuple[str, bytes]:
+    """Every stored segment (decompressed) and the SQLite files, as they are on disk."""
+    stored = "".join(gzip.decompress(path.read_bytes()).decode()
+                     for path in root.rglob("*.json.gz"))
+    database = b"".join(path.read_bytes() for path in root.glob("replayhub.db*"))
+    return stored, database
+
+
 def _find_body_id(events: list[dict[str, Any]]) -> int:
     snapshot = next(event for event in events if event["type"] == 2)
     stack = [snapshot["data"]["node"]]
@@ -54,10 +62,7 @@ async def test_clear_secrets_never_reach_storage_or_responses(
         assert (await send(client, key, batch)).status_code == 202
     served = (await client.get("/api/v1/sessions/sess-clear-secrets/events")).text
     detail = (await client.get("/api/v1/sessions/sess-clear-secrets")).text
-    root = Path(client.hub.settings.data_dir)
-    stored = "".join(gzip.decompress(path.read_bytes()).decode()
-                     for path in root.rglob("*.json.gz"))
-    database = b"".join(path.read_bytes() for path in root.glob("replayhub.db*"))
+    stored, database = _stored_bytes(Path(client.hub.settings.data_dir))
     assert "Paid with card" in served  # the text node is kept, only the number is masked
     for secret in (CARD, CARD.replace(" ", ""), EMAIL, PASSWORD):
         assert secret not in served

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from litestar.testing import AsyncTestClient
+
 from tests.conftest import recording
 from tests.helpers import ingest_recording, make_app, send, tiny_batch
 
