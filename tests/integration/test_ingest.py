@@ -177,3 +177,21 @@ async def test_typed_secrets_are_never_stored_or_served(client: AsyncTestClient[
         for text in (served, detail, stored_text):
             assert secret not in text
             assert secret.replace(" ", "") not in text
+
+
+async def test_a_restart_mid_session_resumes_indexing_from_stored_batches(
+        client: AsyncTestClient[Any]) -> None:
+    """The in-memory indexer state is lost (restart, or another process took the batch)."""
+    _, key = await make_app(client)
+    batches = renamed(recording("checkout"), session_id="sess-restarted-1")
+    for index, batch in enumerate(batches):
+        if index in (2, 5):
+            client.app.state.hub.ingestor.states._entries.clear()
+        assert (await send(client, key, batch)).status_code == 202
+    await client.hub.ingestor.close_quiet_sessions(quiet_ms=0)
+    restarted = (await client.get("/api/v1/sessions/sess-restarted-1")).json()
+    steady_id = await ingest_recording(client, key, recording("checkout"))
+    steady = (await client.get(f"/api/v1/sessions/{steady_id}")).json()
+    assert restarted["counts"] == steady["counts"]
+    assert [(e["kind"], e["label"]) for e in restarted["timeline"]] == \
+        [(e["kind"], e["label"]) for e in steady["timeline"]]

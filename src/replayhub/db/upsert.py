@@ -18,9 +18,16 @@ def _insert(tx: AsyncSession, model: type[SQLModel]) -> Any:
     return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model)
 
 
-async def insert_ignore(tx: AsyncSession, model: type[SQLModel], **values: Any) -> None:
-    """INSERT ... ON CONFLICT DO NOTHING."""
-    await tx.execute(_insert(tx, model).values(**values).on_conflict_do_nothing())
+async def insert_ignore(tx: AsyncSession, model: type[SQLModel], **values: Any) -> bool:
+    """INSERT ... ON CONFLICT DO NOTHING; whether a row was inserted."""
+    result = await tx.execute(_insert(tx, model).values(**values).on_conflict_do_nothing())
+    return result.rowcount == 1  # type: ignore[attr-defined,no-any-return]
+
+
+async def insert_ignore_many(tx: AsyncSession, model: type[SQLModel],
+                             rows: list[dict[str, Any]]) -> None:
+    """INSERT ... ON CONFLICT DO NOTHING for many rows at once."""
+    await tx.execute(_insert(tx, model).on_conflict_do_nothing(), rows)
 
 
 async def ensure_url(tx: AsyncSession, url: str) -> int:

@@ -9,7 +9,6 @@ from litestar import Controller, Request, Response, post
 
 from replayhub.hub import Hub
 from replayhub.ingest.decode import IngestRefused, decode_body
-from replayhub.security import app_for_key
 from replayhub.web.problems import problem
 
 CORS = {
@@ -47,11 +46,11 @@ class IngestController(Controller):
             body = await read_body(request, hub.settings.limits.max_body_bytes)
             batch = decode_body(body, request.headers.get("content-encoding", ""),
                                 hub.settings.limits)
-            app = await app_for_key(hub.db, key or batch.app_key or "")
-            if app is None:
+            app_id = await hub.ingestor.app_id_for_key(key or batch.app_key or "")
+            if app_id is None:
                 raise IngestRefused(401, "Unknown ingest key",
                                     "send the app's ingest key as ?key= or as app_key in the body")
-            result = await hub.ingestor.ingest(app.id, batch,
+            result = await hub.ingestor.ingest(app_id, batch,
                                                request.headers.get("user-agent", ""))
         except IngestRefused as refused:
             extra = {"limit": refused.limit} if refused.limit else {}
