@@ -49,6 +49,7 @@ fixtures: install js chromium
 bench: install js
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/search.py
+	$(BIN)/python bench/dispatch.py
 
 clean:
 	rm -rf $(VENV) node_modules src/replayhub/web/static/sdk src/replayhub/web/static/player

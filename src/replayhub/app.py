@@ -18,7 +18,10 @@ from replayhub.web.api.apps import AppController
 from replayhub.web.api.errors import ErrorController
 from replayhub.web.api.ingest import IngestController
 from replayhub.web.api.sessions import SessionController
+from replayhub.web.api.snapshots import SnapshotController
+from replayhub.web.connectors import CONNECTOR_HANDLERS, dispatch_forever
 from replayhub.web.problems import EXCEPTION_HANDLERS, PROBLEM_DETAILS
+from replayhub.web.ui import UI_HANDLERS
 
 
 class Health(msgspec.Struct):
@@ -40,14 +43,16 @@ def create_app(settings: Settings | None = None) -> Litestar:
         await hub.start()
         app.state.hub = hub
         try:
-            async with background(hub.close_sessions_forever()):
+            async with (background(hub.close_sessions_forever()),
+                        background(dispatch_forever(hub))):
                 yield
         finally:
             await hub.stop()
 
     return Litestar(
         route_handlers=[health, AppController, IngestController, SessionController,
-                        ErrorController],
+                        SnapshotController, ErrorController, *UI_HANDLERS,
+                        *CONNECTOR_HANDLERS],
         lifespan=[lifespan],
         plugins=[ProblemDetailsPlugin(PROBLEM_DETAILS)],
         logging_config=None,

@@ -20,6 +20,14 @@ class BlobStore(Protocol):
     async def delete_prefix(self, prefix: str) -> None: ...
 
 
+async def get_or_none(blobs: BlobStore, key: str) -> bytes | None:
+    """The blob under `key`, or None when nothing is stored there (a cache miss)."""
+    try:
+        return await blobs.get(key)
+    except BlobNotFound:
+        return None
+
+
 class LocalBlobStore:
     """Blobs as files under a root folder; a put is durable (fsync) before it returns."""
 

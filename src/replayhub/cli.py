@@ -39,7 +39,10 @@ def _with_hub(settings: Settings, work: Callable[[Hub], Awaitable[T]]) -> T:
         finally:
             await hub.stop()
 
-    return asyncio.run(run())
+    try:
+        return asyncio.run(run())
+    except ConfigError as error:
+        raise click.ClickException(str(error)) from error
 
 
 config_option = click.option("--config", "config", type=click.Path(dir_okay=False),
@@ -68,7 +71,10 @@ def serve(config: str | None, host: str | None, port: int | None, data_dir: str 
     settings = _settings(config, host=host, port=port, data_dir=data_dir)
     if not settings.admin_token:
         settings.admin_token = _local_admin_token(settings.data_path)
-    app = create_web_app(settings)
+    try:
+        app = create_web_app(settings)
+    except ConfigError as error:
+        raise click.ClickException(str(error)) from error
     click.echo(f"ReplayHub is serving on {settings.base_url}  "
                f"(API docs: {settings.base_url}/schema)")
     click.echo(f"Admin token: {settings.admin_token}  "
@@ -150,6 +156,75 @@ def migrate(config: str | None, data_dir: str | None) -> None:
     _with_hub(settings, done)
     click.echo("database is up to date")
 
+
+@main.command()
+@click.argument("session_id")
+@click.option("--at", "at", type=click.IntRange(min=0),
+              help="Milliseconds from the session start (default: 500 ms before the first "
+                   "error, else the last frame).")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
+              help="PNG file to write.")
+@click.option("--width", type=click.IntRange(200, 2560), default=1280, show_default=True)
+@config_option
+@data_dir_option
+def snapshot(session_id: str, at: int | None, output: str, width: int, config: str | None,
+             data_dir: str | None) -> None:
+    """Render a moment of a session to a PNG (the renderer the API uses, and its cache)."""
+    from replayhub.db.models import ReplaySession
+    from replayhub.replay.moments import BadMoment, NothingToRender, picture_of
+    from replayhub.replay.snapshot import SnapshotTimeout, SnapshotUnavailable
+
+    async def render(hub: Hub) -> bytes:
+        async with hub.db.read() as tx:
+            session = await tx.get(ReplaySession, session_id)
+        if session is None:
+            raise click.ClickException(f"no session {session_id!r}")
+        return await picture_of(hub, session, at, width)
+
+    settings = _settings(config, data_dir=data_dir)
+    try:
+        png = _with_hub(settings, render)
+    except (BadMoment, NothingToRender, SnapshotTimeout, SnapshotUnavailable) as error:
+        raise click.ClickException(str(error)) from error
+    Path(output).write_bytes(png)
+    click.echo(f"{output}: {len(png)} bytes")
+
+
+@main.command()
+@config_option
+@data_dir_option
+def doctor(config: str | None, data_dir: str | None) -> None:
+    """Check the database, the blob folder, the JS bundles and Chromium; print fixes."""
+    from replayhub.doctor import report, run_checks
+
+    settings = _settings(config, data_dir=data_dir)
+    checks = asyncio.run(run_checks(settings))
+    click.echo(report(checks))
+    if not all(check.ok for check in checks):
+        sys.exit(1)
+
+
+
+@main.group()
+def connectors() -> None:
+    """Connectors to the tools where people work (Zendesk...)."""
+
+
+@connectors.command("check")
+@config_option
+@data_dir_option
+def connectors_check(config: str | None, data_dir: str | None) -> None:
+    """Call each enabled connector's cheapest authenticated endpoint; print OK or its error."""
+    from replayhub.registry import check_connectors
+
+    settings = _settings(config, data_dir=data_dir)
+    results = _with_hub(settings, check_connectors)
+    if not results:
+        click.echo("no connector is enabled (add [connectors.<name>] with enabled = true)")
+    for name, ok, message in results:
+        click.echo(f"{name}: {'OK' if ok else 'FAILED'} {message}")
+    if not all(ok for _, ok, _ in results):
+        sys.exit(1)
 
 if __name__ == "__main__":
     sys.exit(main())

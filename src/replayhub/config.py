@@ -29,6 +29,36 @@ class LimitSettings(msgspec.Struct, forbid_unknown_fields=True):
     """Largest single rrweb event (full snapshots are the big ones)."""
 
 
+class SnapshotSettings(msgspec.Struct, forbid_unknown_fields=True):
+    """Headless Chromium that renders moments of replays to PNG (see replay/snapshot.py)."""
+
+    pool_size: int = 2
+    """Pages rendering at once; more requests wait their turn."""
+    render_timeout_seconds: float = 20
+    """A render taking longer is abandoned (504) and its page replaced."""
+    recycle_after: int = 200
+    """A page is replaced by a fresh one after this many renders."""
+    chromium_path: str = ""
+    """Empty: `chromium` on PATH, else /usr/bin/chromium."""
+
+
+class OutboxSettings(msgspec.Struct, forbid_unknown_fields=True):
+    """The dispatcher that sends outgoing actions (notes, messages) to connectors."""
+
+    dispatcher: bool = True
+    """Run the dispatcher in this process (several processes may; they never send one twice)."""
+    max_attempts: int = 8
+    """Tries per delivery before it is parked as failed (retry it from the deliveries API)."""
+    concurrency: int = 16
+    """Deliveries in flight at once in this process."""
+    lease_seconds: int = 120
+    """A delivery claimed longer ago than this by a process that died is claimed again."""
+    poll_seconds: float = 2.0
+    """How often the dispatcher looks for due deliveries when it is not woken."""
+    backoff_initial_seconds: float = 2.0
+    backoff_max_seconds: float = 600.0
+
+
 class Settings(msgspec.Struct, forbid_unknown_fields=True):
     """Everything the hub reads at start; see config.example.toml for each key."""
 
@@ -42,12 +72,18 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True):
     """The URL people reach the hub at; links in notes and messages use it."""
     admin_token: str = ""
     """At start, ensures an admin API token with exactly this value."""
+    secret_key: str = ""
+    """Signs login cookies and share links. Empty: generated once into DATA_DIR/secret-key."""
     session_quiet_seconds: int = 30
     """A session quiet this long has its last clicks judged (dead or rage) and is closed."""
     log_level: str = "info"
     log_format: str = "console"
     """console (readable) or json (one object a line)."""
     limits: LimitSettings = msgspec.field(default_factory=LimitSettings)
+    snapshots: SnapshotSettings = msgspec.field(default_factory=SnapshotSettings)
+    outbox: OutboxSettings = msgspec.field(default_factory=OutboxSettings)
+    connectors: dict[str, dict[str, Any]] = msgspec.field(default_factory=dict)
+    """`[connectors.<name>]` tables, each checked by its connector's typed settings."""
 
     @property
     def data_path(self) -> Path:
@@ -62,6 +98,7 @@ ENVIRONMENT = {
     "REPLAYHUB_DATA_DIR": "data_dir",
     "REPLAYHUB_DATABASE_URL": "database_url",
     "REPLAYHUB_ADMIN_TOKEN": "admin_token",
+    "REPLAYHUB_SECRET_KEY": "secret_key",
     "REPLAYHUB_PUBLIC_URL": "public_url",
     "REPLAYHUB_LOG_LEVEL": "log_level",
     "REPLAYHUB_LOG_FORMAT": "log_format",

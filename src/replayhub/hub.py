@@ -10,10 +10,15 @@ import structlog
 
 from replayhub.blobs import BlobStore, LocalBlobStore
 from replayhub.config import Settings
+from replayhub.connector import Connector
 from replayhub.db.engine import Database
 from replayhub.db.migrate import upgrade
 from replayhub.ingest.store import Ingestor
+from replayhub.outbox.dispatcher import Dispatcher
+from replayhub.registry import build_connectors
+from replayhub.replay.snapshot import SnapshotRenderer
 from replayhub.security import TokenCache, ensure_admin_token
+from replayhub.signing import load_secret_key
 
 log = structlog.get_logger(__name__)
 
@@ -25,12 +30,37 @@ class Hub:
     blobs: BlobStore
     ingestor: Ingestor
     tokens: TokenCache = field(default_factory=TokenCache)
+    secret_key: bytes = b""
+    """Signs login cookies and share links (see replayhub.signing)."""
+    connectors: dict[str, Connector] = field(default_factory=dict)
+    """The enabled connectors by name, each with its HTTP client (see replayhub.registry)."""
+    dispatcher: Dispatcher = field(init=False, repr=False)
+    """Sends the outbox (see replayhub.outbox)."""
+
+    _snapshots: SnapshotRenderer | None = field(default=None, init=False, repr=False)
+
+    @property
+    def snapshots(self) -> SnapshotRenderer:
+        """The snapshot renderer, created on first use (Chromium starts on the first render)."""
+        if self._snapshots is None:
+            self._snapshots = SnapshotRenderer(self.settings.snapshots)
+        return self._snapshots
+
+    def __post_init__(self) -> None:
+        from replayhub.ticket_notes import note_snapshot
+
+        async def snapshot(session_id: str, t: int) -> bytes | None:
+            return await note_snapshot(self, session_id, t)
+
+        self.dispatcher = Dispatcher(self.db, self.connectors, self.settings.outbox, snapshot)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Hub:
         db = Database.from_settings(settings)
         blobs = LocalBlobStore(settings.data_path / "blobs")
-        return cls(settings, db, blobs, Ingestor(db, blobs))
+        secret_key = load_secret_key(settings.secret_key, settings.data_path)
+        return cls(settings, db, blobs, Ingestor(db, blobs), secret_key=secret_key,
+                   connectors=build_connectors(settings))
 
     async def start(self) -> None:
         """Migrate the database and bootstrap the admin token."""
@@ -51,6 +81,10 @@ class Hub:
             await asyncio.sleep(every_seconds)
 
     async def stop(self) -> None:
+        for connector in self.connectors.values():
+            await connector.close()
+        if self._snapshots is not None:
+            await self._snapshots.close()
         await self.db.dispose()
 
 

@@ -42,8 +42,8 @@ class ReplaySession(SQLModel, table=True):
     __table_args__ = (
         Index("ix_sessions_started", "started_at", "id"),
         Index("ix_sessions_app_started", "app_id", "started_at", "id"),
-        Index("ix_sessions_user_email", "user_email", "started_at"),
-        Index("ix_sessions_user_id", "user_id", "started_at"),
+        Index("ix_sessions_user_email", "user_email", "started_at", "id"),
+        Index("ix_sessions_user_id", "user_id", "started_at", "id"),
         Index("ix_sessions_open", "needs_close", "updated_at"),
     )
     id: str = Field(primary_key=True, max_length=128)
@@ -127,7 +127,10 @@ class SessionUrl(SQLModel, table=True):
     """Which sessions visited which URL, ordered for newest-first search."""
 
     __tablename__ = "session_urls"
-    __table_args__ = (Index("ix_session_urls_url_started", "url_id", "started_at", "session_id"),)
+    __table_args__ = (
+        Index("ix_session_urls_url_started", "url_id", "started_at", "session_id"),
+        Index("ix_session_urls_session", "session_id", "url_id"),
+    )
     url_id: int = Field(foreign_key="urls.id", primary_key=True)
     session_id: str = Field(foreign_key="sessions.id", primary_key=True, max_length=128)
     started_at: int = _ms()
@@ -169,7 +172,7 @@ class ErrorEvent(SQLModel, table=True):
 
     __tablename__ = "error_events"
     __table_args__ = (
-        Index("ix_error_events_group_t", "group_id", "t", "session_id"),
+        Index("ix_error_events_group_t", "group_id", "t", "session_id", "user_key"),
         Index("ix_error_events_t", "t", "group_id"),
         Index("ix_error_events_session", "session_id", "t"),
     )
@@ -199,3 +202,104 @@ class Frustration(SQLModel, table=True):
     url: str = Field(default="", sa_type=Text)
     clicks: int = 1
     error_fingerprint: str | None = Field(default=None, max_length=32)
+
+
+class ReplayView(SQLModel, table=True):
+    """One opening of the player: who watched a session, through a page or a share link."""
+
+    __tablename__ = "replay_views"
+    __table_args__ = (Index("ix_replay_views_session", "session_id", "viewed_at"),)
+    id: int | None = Field(default=None, primary_key=True)
+    session_id: str = Field(foreign_key="sessions.id", max_length=128)
+    viewer: str = Field(max_length=200)
+    """The API token's name, or "share link"."""
+    via: str = Field(max_length=10)
+    """page or share."""
+    share_token_hash: str | None = Field(default=None, max_length=64)
+    viewed_at: int = _ms()
+
+
+class Delivery(SQLModel, table=True):
+    """An outgoing action (a note, a message), stored before it is attempted (the outbox)."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        Index("ix_deliveries_due", "status", "next_attempt_at"),
+        Index("ix_deliveries_created", "created_at", "id"),
+    )
+    id: str = Field(primary_key=True, max_length=32)
+    connector: str = Field(max_length=50)
+    account: str = Field(max_length=200)
+    action: str = Field(max_length=50)
+    payload: str = Field(sa_type=Text)
+    """JSON: what to send, rendered by the core."""
+    progress: str = Field(default="{}", sa_type=Text)
+    """JSON: the vendor's answer to each finished step, so a retry resumes after it."""
+    idempotency_key: str = Field(max_length=300, unique=True)
+    status: str = Field(max_length=10)
+    """pending, sending, sent or failed."""
+    attempts: int = 0
+    next_attempt_at: int = _ms()
+    lease_until: int | None = _ms(nullable=True)
+    lease_owner: str | None = Field(default=None, max_length=64)
+    last_error: str | None = Field(default=None, sa_type=Text)
+    external_id: str | None = Field(default=None, max_length=200)
+    session_id: str | None = Field(default=None, max_length=128)
+    created_at: int = _ms()
+    updated_at: int = _ms()
+    sent_at: int | None = _ms(nullable=True)
+
+
+class WebhookDelivery(SQLModel, table=True):
+    """A verified inbound webhook, stored before it is processed; its key makes it once."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (UniqueConstraint("connector", "event_key"),)
+    id: int | None = Field(default=None, primary_key=True)
+    connector: str = Field(max_length=50)
+    event_key: str = Field(max_length=200)
+    """The vendor's event id, else a hash of the body."""
+    body: str = Field(sa_type=Text)
+    status: str = Field(max_length=10)
+    """received, processed or failed."""
+    error: str | None = Field(default=None, sa_type=Text)
+    received_at: int = _ms()
+    processed_at: int | None = _ms(nullable=True)
+
+
+class SessionLink(SQLModel, table=True):
+    """A session attached to a vendor's ticket: comments flow both ways along it."""
+
+    __tablename__ = "session_links"
+    __table_args__ = (
+        UniqueConstraint("connector", "target_id", "session_id"),
+        Index("ix_session_links_session", "session_id"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    session_id: str = Field(foreign_key="sessions.id", max_length=128)
+    connector: str = Field(max_length=50)
+    target_id: str = Field(max_length=200)
+    """The ticket's id at the vendor."""
+    created_at: int = _ms()
+
+
+class Comment(SQLModel, table=True):
+    """A comment on a session, written in the hub or imported from a linked ticket."""
+
+    __tablename__ = "comments"
+    __table_args__ = (
+        UniqueConstraint("session_id", "connector", "external_id"),
+        Index("ix_comments_session", "session_id", "created_at"),
+    )
+    id: str = Field(primary_key=True, max_length=32)
+    session_id: str = Field(foreign_key="sessions.id", max_length=128)
+    source: str = Field(max_length=50)
+    """hub, or the connector it was imported from."""
+    connector: str = Field(default="hub", max_length=50)
+    external_id: str | None = Field(default=None, max_length=200)
+    """The vendor's comment id (imported comments)."""
+    target_id: str | None = Field(default=None, max_length=200)
+    """The ticket an imported comment came from."""
+    author: str = Field(max_length=200)
+    body: str = Field(sa_type=Text)
+    created_at: int = _ms()

@@ -11,6 +11,7 @@ from litestar.handlers.base import BaseRouteHandler
 
 from replayhub.hub import Hub
 from replayhub.security import hash_secret, role_allows, role_of_token
+from replayhub.web.login import signed_in
 
 Guard = Callable[[ASGIConnection[Any, Any, Any, Any], BaseRouteHandler], Awaitable[None]]
 
@@ -33,12 +34,28 @@ async def token_role(hub: Hub, token: str) -> str | None:
     return role
 
 
-def requires(needed: str) -> Guard:
-    """A guard letting through tokens whose role is `needed` or higher."""
+async def cookie_role(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
+    person = await signed_in(connection)
+    if person is None:
+        raise NotAuthorizedException("sign in at /login or send 'Authorization: Bearer <token>'",
+                                     headers={"WWW-Authenticate": "Bearer"})
+    connection.state.person = person
+    return person.role
+
+
+def requires(needed: str, cookie: bool = False) -> Guard:
+    """A guard letting through tokens whose role is `needed` or higher.
+
+    With `cookie`, a request without an Authorization header may instead carry the web UI's
+    login cookie (the player's own fetches); every other API route stays bearer-only.
+    """
 
     async def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
         hub: Hub = connection.app.state.hub
-        role = await token_role(hub, bearer_token(connection))
+        if cookie and not connection.headers.get("authorization", "").strip():
+            role = await cookie_role(connection)
+        else:
+            role = await token_role(hub, bearer_token(connection))
         if role is None:
             raise NotAuthorizedException("the API token is unknown or revoked",
                                          headers={"WWW-Authenticate": "Bearer"})

@@ -22,10 +22,14 @@ from replayhub.index.sessions import (
     summarize,
 )
 from replayhub.ingest.store import stream_events
+from replayhub.replay.events import segment_page, stream_segments
 from replayhub.web.auth import requires
 from replayhub.web.problems import problem
 
 Limit = Annotated[int, Parameter(ge=1, le=200, description="Page size (1-200).")]
+FromSeq = Annotated[int | None, Parameter(ge=0, description="First stored batch (seq).")]
+Segments = Annotated[int | None, Parameter(ge=1, le=1000,
+                                           description="Most stored batches to return.")]
 
 
 class SessionPage(msgspec.Struct):
@@ -52,12 +56,24 @@ async def load_session(hub: Hub, session_id: str) -> ReplaySession:
     return session
 
 
+async def events_response(hub: Hub, session_id: str, from_seq: int | None,
+                          limit_segments: int | None) -> Stream:
+    """All events, or a page of stored batches with the next seq in `X-Next-From-Seq`."""
+    if from_seq is None and limit_segments is None:
+        return Stream(stream_events(hub.db, hub.blobs, session_id),
+                      media_type="application/json")
+    keys, next_seq = await segment_page(hub.db, session_id, from_seq or 0,
+                                        limit_segments or 1000)
+    headers = {"X-Next-From-Seq": str(next_seq)} if next_seq is not None else {}
+    return Stream(stream_segments(hub.blobs, keys), media_type="application/json",
+                  headers=headers)
+
+
 class SessionController(Controller):
     path = "/api/v1/sessions"
     tags = ["sessions"]
-    guards = [requires("viewer")]
 
-    @get("/", name="sessions:list", operation_id="listSessions")
+    @get("/", name="sessions:list", operation_id="listSessions", guards=[requires("viewer")])
     async def list_sessions(
         self, request: Request[Any, Any, Any], user_email: str | None = None,
         user_id: str | None = None, url: str | None = None, error: str | None = None,
@@ -75,7 +91,8 @@ class SessionController(Controller):
             raise problem(400, "Invalid filter", str(bad)) from None
         return SessionPage([summarize(row, hub.settings.base_url) for row in rows], next_cursor)
 
-    @get("/{session_id:str}", name="sessions:detail", operation_id="getSession")
+    @get("/{session_id:str}", name="sessions:detail", operation_id="getSession",
+         guards=[requires("viewer", cookie=True)])
     async def detail(self, request: Request[Any, Any, Any], session_id: str) -> SessionDetail:
         """The session's summary and its timeline (t in ms from the start)."""
         hub: Hub = request.app.state.hub
@@ -84,10 +101,14 @@ class SessionController(Controller):
             return await session_detail(tx, session, hub.settings.base_url)
 
     @get("/{session_id:str}/events", name="sessions:events", operation_id="getSessionEvents",
-         media_type="application/json")
-    async def events(self, request: Request[Any, Any, Any], session_id: str) -> Stream:
-        """The stored (scrubbed) rrweb events in order, streamed as one JSON array."""
+         media_type="application/json", guards=[requires("viewer", cookie=True)])
+    async def events(self, request: Request[Any, Any, Any], session_id: str,
+                     from_seq: FromSeq = None, limit_segments: Segments = None) -> Stream:
+        """The stored (scrubbed) rrweb events in order, streamed as one JSON array.
+
+        With `from_seq` or `limit_segments`, only those stored batches; the `X-Next-From-Seq`
+        header then names the seq to ask for next (absent at the end).
+        """
         hub: Hub = request.app.state.hub
         await load_session(hub, session_id)
-        return Stream(stream_events(hub.db, hub.blobs, session_id),
-                      media_type="application/json")
+        return await events_response(hub, session_id, from_seq, limit_segments)

@@ -38,3 +38,13 @@ writeFileSync(join(staticDir, "player", "rrweb-player.js"), umd);
 copyFileSync(join(playerDist, "rrweb-player.umd.min.cjs.map"), join(staticDir, "player", "rrweb-player.js.map"));
 copyFileSync(join(playerDist, "style.css"), join(staticDir, "player", "style.css"));
 console.log("copied rrweb-player into", join("static", "player"));
+
+// The snapshot renderer's page loads rrweb's own UMD build (global `rrweb`, with Replayer).
+const rrwebDist = join(root, "node_modules", "rrweb", "dist");
+mkdirSync(join(staticDir, "render"), { recursive: true });
+const rrwebUmd = readFileSync(join(rrwebDist, "rrweb.umd.min.cjs"), "utf8").replace(
+  /\/\/# sourceMappingURL=\S+\s*$/,
+  "\n",
+);
+writeFileSync(join(staticDir, "render", "rrweb.js"), rrwebUmd);
+console.log("copied rrweb into", join("static", "render"));

@@ -1,0 +1,1 @@
+"""Connectors shipped with ReplayHub, one package per vendor (see src/replayhub/connector.py)."""

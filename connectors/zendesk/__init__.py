@@ -1,0 +1,1 @@
+"""Zendesk Support: replays on new tickets, and comments both ways."""

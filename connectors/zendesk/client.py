@@ -1,0 +1,143 @@
+"""The Zendesk HTTP client: one per account, auth in one hook, errors mapped in one place."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Generator
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import httpx
+
+from connectors.zendesk.settings import ZendeskSettings
+from replayhub.connector import VendorError
+
+TIMEOUT = httpx.Timeout(20.0, connect=5.0)
+RETRYABLE = {409, 429, 500, 502, 503, 504}
+NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+"""Transport failures that happen before the request leaves: a retry cannot duplicate."""
+
+
+class ZendeskAuth(httpx.Auth):
+    """Basic auth `email/token:api_token`, or a bearer OAuth token."""
+
+    def __init__(self, settings: ZendeskSettings) -> None:
+        if settings.oauth_token:
+            self.header = f"Bearer {settings.oauth_token}"
+        else:
+            pair = f"{settings.email}/token:{settings.api_token}".encode()
+            self.header = f"Basic {base64.b64encode(pair).decode()}"
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        request.headers["Authorization"] = self.header
+        yield request
+
+
+def retry_after(response: httpx.Response) -> float | None:
+    """Seconds from a Retry-After header (a number or an HTTP date)."""
+    value = response.headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(float(value), 0.0)
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    date = response.headers.get("date")
+    now = parsedate_to_datetime(date) if date else None
+    return max((when - now).total_seconds(), 0.0) if now else None
+
+
+def vendor_error(method: str, path: str, response: httpx.Response) -> VendorError:
+    """Turn a Zendesk error answer into a VendorError (never echoing credentials)."""
+    status = response.status_code
+    detail = ""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if isinstance(body, dict):
+        error = body.get("error")
+        if isinstance(error, dict):
+            error = error.get("title") or error.get("message")
+        detail = " ".join(str(part) for part in (error, body.get("description")) if part)
+    return VendorError(f"zendesk {method} {path}: {status} {detail}".strip()[:500],
+                       status=status, retry_after=retry_after(response),
+                       retryable=status in RETRYABLE)
+
+
+def transport_error(method: str, path: str, error: httpx.TransportError) -> VendorError:
+    uncertain = not isinstance(error, NOT_SENT)
+    return VendorError(f"zendesk {method} {path}: {type(error).__name__}", retryable=True,
+                       uncertain=uncertain)
+
+
+class ZendeskClient:
+    """The Support API calls the connector makes; every failure is a VendorError."""
+
+    def __init__(self, settings: ZendeskSettings,
+                 transport: httpx.AsyncBaseTransport | None = None) -> None:
+        self.http = httpx.AsyncClient(base_url=settings.api_url, auth=ZendeskAuth(settings),
+                                      timeout=TIMEOUT, transport=transport,
+                                      headers={"Accept": "application/json"})
+
+    async def call(self, method: str, path: str, **options: Any) -> dict[str, Any]:
+        try:
+            response = await self.http.request(method, path, **options)
+        except httpx.TransportError as error:
+            raise transport_error(method, path, error) from None
+        if response.status_code >= 400:
+            raise vendor_error(method, path, response)
+        if not response.content:
+            return {}
+        try:
+            return response.json()  # type: ignore[no-any-return]
+        except ValueError:
+            raise VendorError(f"zendesk {method} {path}: the answer is not JSON",
+                              status=response.status_code, retryable=True) from None
+
+    async def me(self) -> dict[str, Any]:
+        return (await self.call("GET", "/api/v2/users/me")).get("user") or {}
+
+    async def user(self, user_id: str) -> dict[str, Any] | None:
+        try:
+            return (await self.call("GET", f"/api/v2/users/{user_id}")).get("user")
+        except VendorError as error:
+            if error.status == 404:
+                return None
+            raise
+
+    async def update_ticket(self, ticket_id: str, ticket: dict[str, Any]) -> dict[str, Any]:
+        return await self.call("PUT", f"/api/v2/tickets/{ticket_id}", json={"ticket": ticket})
+
+    async def add_tags(self, ticket_id: str, tags: list[str]) -> None:
+        await self.call("PUT", f"/api/v2/tickets/{ticket_id}/tags", json={"tags": tags})
+
+    async def upload(self, filename: str, data: bytes, content_type: str) -> str:
+        body = await self.call("POST", "/api/v2/uploads", params={"filename": filename},
+                               content=data, headers={"Content-Type": content_type})
+        token = (body.get("upload") or {}).get("token")
+        if not token:
+            raise VendorError("zendesk POST /api/v2/uploads: no upload token in the answer",
+                              retryable=True)
+        return str(token)
+
+    async def comments(self, ticket_id: str) -> tuple[list[dict[str, Any]], dict[int, str]]:
+        """Every comment of the ticket, oldest first, and the names of their authors."""
+        comments: list[dict[str, Any]] = []
+        names: dict[int, str] = {}
+        path: str | None = f"/api/v2/tickets/{ticket_id}/comments"
+        params: dict[str, str] | None = {"include": "users"}
+        while path:
+            body = await self.call("GET", path, params=params)
+            comments += body.get("comments") or []
+            names.update({user["id"]: user.get("name", "") for user in body.get("users") or []
+                          if "id" in user})
+            path, params = body.get("next_page"), None
+        return comments, names
+
+    async def close(self) -> None:
+        await self.http.aclose()

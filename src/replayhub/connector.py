@@ -1,0 +1,223 @@
+"""The contract every connector implements: declared fields, typed settings, capabilities."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+import msgspec
+
+CAPABILITIES = ("post_note", "upload_image", "list_comments", "find_user", "tag_ticket",
+                "set_ticket_field", "publish_document", "verify_webhook")
+
+
+class ConnectorSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """What every connector's settings table `[connectors.<name>]` has."""
+
+    enabled: bool = False
+    """Turn the connector on; its required keys are checked at start."""
+    base_url: str = ""
+    """The vendor's API address; empty: the vendor's own (tests and proxies point it elsewhere)."""
+    rate_limit_per_minute: int = 0
+    """Requests a minute to one account; 0: the vendor's documented limit."""
+
+    SECRETS: ClassVar[tuple[str, ...]] = ()
+    """Fields whose values never reach a log line or an error message."""
+    REQUIRED: ClassVar[tuple[str, ...]] = ()
+    """Fields that must be set when the connector is enabled."""
+
+    def missing(self) -> list[str]:
+        """Required fields left empty (an enabled connector cannot start without them)."""
+        return [name for name in self.REQUIRED if not getattr(self, name)]
+
+
+class VendorError(Exception):
+    """A vendor call failed; the message never carries a secret.
+
+    `retryable`: trying again later may work (429, 5xx, network); `retry_after`: seconds the
+    vendor asked us to wait; `uncertain`: the request may have reached the vendor (a timeout
+    after sending), so a retry must first check whether it took effect.
+    """
+
+    def __init__(self, message: str, *, status: int | None = None,
+                 retry_after: float | None = None, retryable: bool = False,
+                 uncertain: bool = False) -> None:
+        super().__init__(message)
+        self.status = status
+        self.retry_after = retry_after
+        self.retryable = retryable
+        self.uncertain = uncertain
+
+
+class WebhookRejected(Exception):
+    """An inbound webhook the hub refuses; `status` is the HTTP answer (400, 401)."""
+
+    def __init__(self, status: int, detail: str) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+
+
+class Person(msgspec.Struct, omit_defaults=True):
+    """A vendor's user as the hub needs it: how to match them to recorded sessions."""
+
+    external_id: str
+    """The vendor's own id of the user."""
+    name: str = ""
+    email: str | None = None
+    user_id: str | None = None
+    """The id the vendor keeps for the user in our system (matches a session's user id)."""
+
+
+class Note(msgspec.Struct):
+    """An internal note on a ticket, rendered by the core."""
+
+    html_body: str
+    marker: str
+    """A line inside the note naming the delivery; found again after an uncertain failure."""
+    uploads: list[str] = []
+    """Upload tokens of images attached to the note."""
+
+
+class VendorComment(msgspec.Struct):
+    """A comment read back from a ticket."""
+
+    external_id: str
+    author: str
+    created_at: int
+    """Epoch milliseconds."""
+    body: str
+    html_body: str = ""
+    public: bool = True
+
+
+class TicketCreated(msgspec.Struct):
+    """A ticket was opened: attach the requester's recent replays."""
+
+    event_key: str
+    ticket_id: str
+    requester_id: str | None = None
+    requester_email: str | None = None
+    requester_external_id: str | None = None
+
+
+class CommentAdded(msgspec.Struct):
+    """A comment was added to a ticket: read the ticket's comments again."""
+
+    event_key: str
+    ticket_id: str
+
+
+WebhookEvent = TicketCreated | CommentAdded
+
+
+class NotePolicy(msgspec.Struct):
+    """How the core attaches replays to a new ticket (a ticketing connector's settings)."""
+
+    lookback_hours: int = 24
+    max_sessions: int = 3
+    no_sessions_note: bool = False
+    tag: str = "replay_attached"
+    custom_field_id: int | None = None
+    template: str = "notes/note.html"
+
+
+class Connector(ABC):
+    """One vendor account: declared with class fields, built once from its settings."""
+
+    name: ClassVar[str]
+    """The settings table and webhook path: `[connectors.<name>]`, `/webhooks/<name>`."""
+    title: ClassVar[str]
+    settings_type: ClassVar[type[ConnectorSettings]]
+    default_rate_limit_per_minute: ClassVar[int] = 60
+    """The vendor's documented limit for one account."""
+
+    def __init__(self, settings: Any) -> None:
+        self.settings = settings
+
+    @property
+    def account(self) -> str:
+        """Which vendor account this is (pacing and deliveries are kept per account)."""
+        return self.name
+
+    @property
+    def rate_limit_per_minute(self) -> int:
+        return self.settings.rate_limit_per_minute or self.default_rate_limit_per_minute
+
+    @property
+    def capabilities(self) -> set[str]:
+        return {name for name, base in CAPABILITY_BASES.items() if isinstance(self, base)}
+
+    def note_policy(self) -> NotePolicy:
+        return NotePolicy()
+
+    @abstractmethod
+    async def check(self) -> str:
+        """Call the vendor's cheapest authenticated endpoint; return who we are there."""
+
+    async def close(self) -> None:  # noqa: B027  (a connector without a client has none)
+        """Release the HTTP client."""
+
+
+class PostNote(ABC):
+    @abstractmethod
+    async def post_note(self, ticket_id: str, note: Note) -> str:
+        """Post an internal note; return the vendor's id of it."""
+
+    @abstractmethod
+    async def find_note(self, ticket_id: str, marker: str) -> str | None:
+        """The id of a note on the ticket carrying `marker`, if one was already posted."""
+
+
+class UploadImage(ABC):
+    @abstractmethod
+    async def upload_image(self, filename: str, data: bytes) -> str:
+        """Upload a PNG; return the token a note attaches it with."""
+
+
+class ListComments(ABC):
+    @abstractmethod
+    async def list_comments(self, ticket_id: str) -> list[VendorComment]:
+        """The ticket's comments, oldest first."""
+
+
+class FindUser(ABC):
+    @abstractmethod
+    async def find_user(self, user_id: str) -> Person | None:
+        """The vendor's user with this id (None: there is none)."""
+
+
+class TagTicket(ABC):
+    @abstractmethod
+    async def tag_ticket(self, ticket_id: str, tags: list[str]) -> None:
+        """Add tags to a ticket (keeping the ones it has)."""
+
+
+class SetTicketField(ABC):
+    @abstractmethod
+    async def set_ticket_field(self, ticket_id: str, field_id: int, value: str) -> None:
+        """Fill a custom field of a ticket."""
+
+
+class PublishDocument(ABC):
+    @abstractmethod
+    async def publish_document(self, title: str, html_body: str) -> str:
+        """Publish a document (a post-mortem, a report); return its URL."""
+
+
+class VerifyWebhook(ABC):
+    @abstractmethod
+    def verify_webhook(self, headers: Mapping[str, str], body: bytes, now: float) -> None:
+        """Raise WebhookRejected unless the request is signed by the vendor and fresh."""
+
+    @abstractmethod
+    def parse_webhook(self, body: bytes) -> WebhookEvent | None:
+        """The typed event (None: one the hub ignores); raise WebhookRejected(400) if malformed."""
+
+
+CAPABILITY_BASES: dict[str, type] = {
+    "post_note": PostNote, "upload_image": UploadImage, "list_comments": ListComments,
+    "find_user": FindUser, "tag_ticket": TagTicket, "set_ticket_field": SetTicketField,
+    "publish_document": PublishDocument, "verify_webhook": VerifyWebhook,
+}

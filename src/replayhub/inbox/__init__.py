@@ -1,0 +1,1 @@
+"""The webhook inbox: verified vendor webhooks, stored once, processed after the answer."""

@@ -1,0 +1,1 @@
+"""The outbox: outgoing actions stored as deliveries, sent by the dispatcher, paced and retried."""

@@ -1,0 +1,1 @@
+"""The replay player's data: share links, playback history, page data."""
