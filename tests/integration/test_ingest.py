@@ -195,3 +195,28 @@ async def test_a_restart_mid_session_resumes_indexing_from_stored_batches(
     assert restarted["counts"] == steady["counts"]
     assert [(e["kind"], e["label"]) for e in restarted["timeline"]] == \
         [(e["kind"], e["label"]) for e in steady["timeline"]]
+
+
+async def test_a_rolled_back_batch_leaves_no_stale_cached_ids(
+        client: AsyncTestClient[Any], monkeypatch: Any) -> None:
+    """A batch whose transaction fails after creating a URL row must not poison later ones."""
+    _, key = await make_app(client)
+    ingestor = client.app.state.hub.ingestor
+    calls = {"n": 0}
+    original = type(ingestor)._write
+
+    def failing_write(self: Any, writes: Any, tx: Any) -> None:
+        original(self, writes, tx)
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise RuntimeError("disk full")
+
+    monkeypatch.setattr(type(ingestor), "_write", failing_write)
+    batch = tiny_batch("sess-rollback-01", 0, START)
+    batch["events"][0]["data"]["href"] = "https://shop.example.test/only-here"
+    failed = await send(client, key, batch)
+    assert failed.status_code == 500
+    again = await send(client, key, batch)
+    assert again.status_code == 202, again.text
+    found = (await client.get("/api/v1/sessions", params={"url": "only-here"})).json()
+    assert [item["id"] for item in found["items"]] == ["sess-rollback-01"]

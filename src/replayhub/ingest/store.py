@@ -1,4 +1,10 @@
-"""Store an accepted batch durably (blob + rows in one transaction) and index it in seq order."""
+"""Store an accepted batch durably (blob + rows in one transaction) and index it in seq order.
+
+The transaction is a few synchronous steps (Database.transaction): one reads the session row,
+then, outside the database, the batch is indexed, scrubbed, compressed and its blob made
+durable, and one more step writes every row. Row values are built in Python first, so each
+table costs one statement and the session row one UPDATE of the columns that changed.
+"""
 
 from __future__ import annotations
 
@@ -6,16 +12,16 @@ import time
 import zlib
 from collections import OrderedDict
 from collections.abc import AsyncIterator
-from typing import Any
+from functools import partial
+from typing import Any, NamedTuple
 
 import msgspec
 import structlog
-from sqlalchemy import insert, select, update
+from sqlalchemy import Connection, insert, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from replayhub.blobs import BlobStore
-from replayhub.db.engine import Database
+from replayhub.db.engine import Database, WriteTx
 from replayhub.db.models import (
     Action,
     ErrorEvent,
@@ -26,7 +32,7 @@ from replayhub.db.models import (
     Segment,
     SessionUrl,
 )
-from replayhub.db.upsert import ensure_error_group, ensure_url, insert_ignore_many
+from replayhub.db.upsert import ensure_error_group, ensure_url, insert_ignore_many, upsert
 from replayhub.ingest.decode import Batch, IngestRefused
 from replayhub.ingest.indexer import (
     BatchResult,
@@ -52,6 +58,8 @@ FRUSTRATION_COUNTERS = {
     "dead_click": "dead_click_count",
     "error_click": "error_click_count",
 }
+SESSIONS = ReplaySession.__table__  # type: ignore[attr-defined]
+SESSION_COLUMNS: tuple[str, ...] = tuple(SESSIONS.columns.keys())
 
 
 class IngestResult(msgspec.Struct):
@@ -76,6 +84,40 @@ def compress(data: bytes) -> bytes:
 
 def decompress(data: bytes) -> bytes:
     return zlib.decompress(data, 47)
+
+
+class Found(NamedTuple):
+    """What the first step of a transaction read about one session (locked on PostgreSQL)."""
+
+    session: ReplaySession | None
+    row: dict[str, Any]
+    """The session row as read ({} for a new session): only changed columns are written."""
+    duplicate: bool = False
+    early: tuple[tuple[int, str], ...] = ()
+    """(seq, blob key) of stored batches after the indexed seq, when the batch fills a gap."""
+
+
+class Rows(NamedTuple):
+    """The rows one BatchResult adds, built before any SQL runs (ids are resolved on write)."""
+
+    pages: list[dict[str, Any]]
+    actions: list[dict[str, Any]]
+    errors: list[tuple[ErrorRecord, dict[str, Any]]]
+    frustrations: list[dict[str, Any]]
+    rekey: str | None
+    """The session's new user key when it was identified after its first errors."""
+
+
+class Writes(NamedTuple):
+    """Everything the last step of a transaction writes."""
+
+    session: ReplaySession
+    row: dict[str, Any]
+    segment: dict[str, Any] | None
+    rows: list[Rows]
+    indexed: list[int]
+    """Seqs of stored early batches indexed now (the gap before them filled)."""
+    checkpoint: dict[str, Any] | None
 
 
 class Ingestor:
@@ -104,17 +146,22 @@ class Ingestor:
                 return await self._ingest_once(app_id, batch, user_agent)
             except IntegrityError:
                 # Two first batches of one session raced on PostgreSQL; the loser retries.
+                self.ids.clear()
                 if attempt == 2:
                     raise
+            except BaseException:
+                self.ids.clear()  # ids cached by a rolled-back transaction may not exist
+                raise
         raise AssertionError("unreachable")
 
     async def _ingest_once(self, app_id: str, batch: Batch, user_agent: str) -> IngestResult:
-        async with self.db.write() as tx:
-            session = await self._lock_session(tx, batch.session_id)
+        async with self.db.transaction() as tx:
+            found = await tx.run(partial(self._find, batch.session_id, batch.seq))
+            session = found.session
             if session is not None and session.app_id != app_id:
                 raise IngestRefused(409, "Session belongs to another app",
                                     f"session {batch.session_id} was recorded by another app")
-            if await tx.get(Segment, (batch.session_id, batch.seq)) is not None:
+            if found.duplicate:
                 return IngestResult(batch.session_id, batch.seq, len(batch.events), True)
             in_order = (session.indexed_seq if session else -1) == batch.seq - 1
             state = await self._state_for(tx, session) if in_order else IndexedState(new_state())
@@ -124,15 +171,15 @@ class Ingestor:
             await self.blobs.put(key, data)
             session = session or self._new_session(app_id, batch)
             self._describe_session(session, batch, user_agent)
-            tx.add(session)
-            tx.add(self._segment(batch, key, len(data), in_order))
-            await tx.flush()
+            writes = Writes(session, found.row, self._segment(batch, key, len(data), in_order),
+                            [], [], None)
             if in_order:
-                await self._apply(tx, session, result)
+                writes.rows.append(self._fold(session, result))
                 session.indexed_seq = batch.seq
                 session.needs_close = True
-                await self._drain(tx, session, state.state)
-                await self._save_state(tx, session, state)
+                await self._drain(writes, state.state, found.early)
+                writes = writes._replace(checkpoint=self._checkpoint(session, state))
+            await tx.run(partial(self._write, writes))
         if in_order:
             self.states.put(session.id, session.indexed_seq, state)
         log.info("ingest.batch", session_id=batch.session_id, seq=batch.seq,
@@ -147,27 +194,51 @@ class Ingestor:
                 ReplaySession.needs_close.is_(True), ReplaySession.updated_at <= cutoff)
                 .limit(limit))).scalars().all()  # type: ignore[attr-defined]
         for session_id in ids:
-            await self._close(session_id, cutoff)
+            try:
+                await self._close(session_id, cutoff)
+            except BaseException:
+                self.ids.clear()  # ids cached by a rolled-back transaction may not exist
+                raise
         return len(ids)
 
     async def _close(self, session_id: str, cutoff: int) -> None:
-        async with self.db.write() as tx:
-            session = await self._lock_session(tx, session_id)
+        async with self.db.transaction() as tx:
+            found = await tx.run(partial(self._find, session_id, None))
+            session = found.session
             if session is None or not session.needs_close or session.updated_at > cutoff:
                 return  # closed by another process, or a batch just arrived
             state = await self._state_for(tx, session)
-            await self._apply(tx, session, finish(state.state))
+            rows = self._fold(session, finish(state.state))
             session.needs_close = False
-            await self._save_state(tx, session, state, force=True)
+            checkpoint = self._checkpoint(session, state, force=True)
+            await tx.run(partial(self._write, Writes(session, found.row, None, [rows], [],
+                                                     checkpoint)))
         self.states.put(session_id, session.indexed_seq, state)
 
-    async def _lock_session(self, tx: AsyncSession, session_id: str) -> ReplaySession | None:
-        query = select(ReplaySession).where(ReplaySession.id == session_id)
+    def _find(self, session_id: str, seq: int | None, tx: Connection) -> Found:
+        """The session row (locked on PostgreSQL), whether `seq` is stored, and the batches
+        stored early that `seq` may let through; the early ones are only looked for when the
+        session has more segments than indexed batches."""
+        query = select(SESSIONS).where(SESSIONS.c.id == session_id)
         if not self.db.is_sqlite:
             query = query.with_for_update()
-        return (await tx.execute(query)).scalar_one_or_none()
+        row = tx.execute(query).mappings().one_or_none()
+        if row is None:
+            return Found(None, {})
+        found = Found(ReplaySession(**row), dict(row))
+        if seq is None:
+            return found
+        if tx.execute(select(Segment.seq).where(Segment.session_id == session_id,
+                                                Segment.seq == seq)).first() is not None:
+            return found._replace(duplicate=True)
+        if row["indexed_seq"] != seq - 1 or row["segment_count"] <= row["indexed_seq"] + 1:
+            return found
+        early = tx.execute(select(Segment.seq, Segment.blob_key)
+                           .where(Segment.session_id == session_id, Segment.seq > seq)
+                           .order_by(Segment.seq)).all()  # type: ignore[arg-type]
+        return found._replace(early=tuple((int(s), str(k)) for s, k in early))
 
-    async def _state_for(self, tx: AsyncSession, session: ReplaySession | None) -> IndexedState:
+    async def _state_for(self, tx: WriteTx, session: ReplaySession | None) -> IndexedState:
         """The indexer state after the session's last indexed batch: from memory, else the
         last checkpoint with the batches stored since then replayed onto it."""
         if session is None:
@@ -175,34 +246,55 @@ class Ingestor:
         cached = self.states.take(session.id, session.indexed_seq)
         if cached is not None:
             return cached
-        checkpoint = await tx.get(IndexCheckpoint, session.id)
+        checkpoint, keys = await tx.run(partial(_read_checkpoint, session.id,
+                                                session.indexed_seq))
         if checkpoint is None:
             state = IndexedState(new_state())
         else:
-            state = IndexedState(decode_state(checkpoint.state), checkpoint.seq)
-        for seq in range(state.checkpoint_seq + 1, session.indexed_seq + 1):
-            process_batch(state.state, await self._segment_events(tx, session.id, seq))
+            state = IndexedState(decode_state(checkpoint[1]), checkpoint[0])
+        for seq, key in keys:
+            if seq > state.checkpoint_seq:
+                process_batch(state.state, await self._events(key))
         return state
 
-    async def _segment_events(self, tx: AsyncSession, session_id: str,
-                              seq: int) -> list[dict[str, Any]]:
-        segment = await tx.get(Segment, (session_id, seq))
-        if segment is None:
-            return []
-        return msgspec.json.decode(decompress(await self.blobs.get(segment.blob_key)))
+    async def _events(self, key: str) -> list[dict[str, Any]]:
+        return msgspec.json.decode(decompress(await self.blobs.get(key)))
 
-    async def _save_state(self, tx: AsyncSession, session: ReplaySession, state: IndexedState,
-                          *, force: bool = False) -> None:
+    async def _drain(self, writes: Writes, state: IndexState,
+                     early: tuple[tuple[int, str], ...]) -> None:
+        """Index batches that arrived early, now that the gap before them is filled."""
+        session = writes.session
+        for seq, key in early:
+            if seq != session.indexed_seq + 1:
+                return
+            writes.rows.append(self._fold(session, process_batch(state, await self._events(key))))
+            writes.indexed.append(seq)
+            session.indexed_seq = seq
+
+    @staticmethod
+    def _checkpoint(session: ReplaySession, state: IndexedState, *,
+                    force: bool = False) -> dict[str, Any] | None:
         """Checkpoint the state every CHECKPOINT_EVERY batches (and when a session closes)."""
         if not force and session.indexed_seq - state.checkpoint_seq < CHECKPOINT_EVERY:
-            return
-        checkpoint = await tx.get(IndexCheckpoint, session.id)
-        if checkpoint is None:
-            checkpoint = IndexCheckpoint(session_id=session.id, seq=session.indexed_seq, state=b"")
-        checkpoint.seq = session.indexed_seq
-        checkpoint.state = encode_state(state.state)
-        tx.add(checkpoint)
+            return None
         state.checkpoint_seq = session.indexed_seq
+        return {"session_id": session.id, "seq": session.indexed_seq,
+                "state": encode_state(state.state)}
+
+    def _write(self, writes: Writes, tx: Connection) -> None:
+        """The rows of one transaction: the session first (the others refer to it)."""
+        session = writes.session
+        _write_session(tx, session, writes.row)
+        if writes.segment is not None:
+            tx.execute(insert(Segment), writes.segment)
+        for rows in writes.rows:
+            self._write_rows(tx, session, rows)
+        if writes.indexed:
+            tx.execute(update(Segment).where(Segment.session_id == session.id,
+                                             Segment.seq.in_(writes.indexed))  # type: ignore[attr-defined]
+                       .values(indexed=True))
+        if writes.checkpoint is not None:
+            upsert(tx, IndexCheckpoint, ["session_id"], writes.checkpoint)
 
     @staticmethod
     def _new_session(app_id: str, batch: Batch) -> ReplaySession:
@@ -230,40 +322,30 @@ class Ingestor:
         session.updated_at = now_ms()
 
     @staticmethod
-    def _segment(batch: Batch, key: str, size: int, indexed: bool) -> Segment:
+    def _segment(batch: Batch, key: str, size: int, indexed: bool) -> dict[str, Any]:
         stamps = [int(event["timestamp"]) for event in batch.events] or [now_ms()]
-        return Segment(session_id=batch.session_id, seq=batch.seq, blob_key=key,
-                       event_count=len(batch.events), first_ts=min(stamps), last_ts=max(stamps),
-                       size_bytes=size, indexed=indexed, received_at=now_ms())
+        return {"session_id": batch.session_id, "seq": batch.seq, "blob_key": key,
+                "event_count": len(batch.events), "first_ts": min(stamps),
+                "last_ts": max(stamps), "size_bytes": size, "indexed": indexed,
+                "received_at": now_ms()}
 
-    async def _drain(self, tx: AsyncSession, session: ReplaySession, state: IndexState) -> None:
-        """Index batches that arrived early, now that the gap before them is filled."""
-        while True:
-            segment = await tx.get(Segment, (session.id, session.indexed_seq + 1))
-            if segment is None:
-                return
-            events = await self._segment_events(tx, session.id, segment.seq)
-            await self._apply(tx, session, process_batch(state, events))
-            segment.indexed = True
-            session.indexed_seq = segment.seq
-            tx.add(segment)
-
-    async def _apply(self, tx: AsyncSession, session: ReplaySession, result: BatchResult) -> None:
-        """Write what the indexer found in one batch and fold it into the session row."""
+    def _fold(self, session: ReplaySession, result: BatchResult) -> Rows:
+        """Fold what the indexer found in one batch into the session and build its rows."""
         identified = bool(session.user_id or session.user_email)
         self._fold_meta(session, result)
-        await self._add_pages(tx, session, result)
-        await _insert_rows(tx, Action, [_action_row(session, action) for action in result.actions])
+        pages = self._pages(session, result)
+        actions = [_action_row(session, action) for action in result.actions]
         session.click_count += sum(a.kind in ("click", "dblclick") for a in result.actions)
-        await self._add_errors(tx, session, result)
-        await _insert_rows(tx, Frustration, [_frustration_row(session, signal)
-                                             for signal in result.frustrations])
+        errors = [(error, _error_row(session, error)) for error in result.errors]
+        session.error_count += len(errors)
+        frustrations = [_frustration_row(session, signal) for signal in result.frustrations]
         for signal in result.frustrations:
             counter = FRUSTRATION_COUNTERS[signal.kind]
             setattr(session, counter, getattr(session, counter) + 1)
+        rekey = None
         if not identified and session.error_count and (session.user_id or session.user_email):
-            await self._refresh_user_key(tx, session)
-        tx.add(session)
+            rekey = user_key(session)
+        return Rows(pages, actions, errors, frustrations, rekey)
 
     @staticmethod
     def _fold_meta(session: ReplaySession, result: BatchResult) -> None:
@@ -275,42 +357,38 @@ class Ingestor:
             session.user_email = session.user_email or (email.lower() if email else None)
             session.user_name = session.user_name or _text(result.user.get("name"))
 
-    async def _add_pages(self, tx: AsyncSession, session: ReplaySession,
-                         result: BatchResult) -> None:
-        views, visits = [], []
+    @staticmethod
+    def _pages(session: ReplaySession, result: BatchResult) -> list[dict[str, Any]]:
+        views = []
         for page in result.pages:
             url = page.url[:MAX_URL]
-            url_id = await self.ids.url(tx, url)
-            views.append({"session_id": session.id, "url_id": url_id, "t": page.t, "url": url,
+            views.append({"session_id": session.id, "t": page.t, "url": url,
                           "title": page.title[:500]})
-            visits.append({"url_id": url_id, "session_id": session.id,
-                           "started_at": session.started_at})
             session.first_url = session.first_url or url
             session.last_url = url
         session.page_count += len(views)
-        await _insert_rows(tx, PageView, views)
-        if visits:
-            await insert_ignore_many(tx, SessionUrl, visits)
+        return views
 
-    async def _add_errors(self, tx: AsyncSession, session: ReplaySession,
-                          result: BatchResult) -> None:
-        rows = []
-        for error in result.errors:
-            group_id = await self.ids.error_group(tx, session.app_id, error)
-            rows.append({"session_id": session.id, "group_id": group_id, "t": error.t,
-                         "user_key": user_key(session), "type": error.type[:200],
-                         "message": error.message[:4000], "stack": error.stack[:16000],
-                         "url": error.url[:MAX_URL], "source": error.source})
-        session.error_count += len(rows)
-        await _insert_rows(tx, ErrorEvent, rows)
-
-    @staticmethod
-    async def _refresh_user_key(tx: AsyncSession, session: ReplaySession) -> None:
-        """A session identified after its first errors: count those errors under the user."""
-        await tx.execute(update(ErrorEvent)
-                         .where(ErrorEvent.session_id == session.id,
-                                ErrorEvent.user_key == session.id)
-                         .values(user_key=user_key(session)))
+    def _write_rows(self, tx: Connection, session: ReplaySession, rows: Rows) -> None:
+        """One executemany a table; URL and error group ids resolved through the IdCache."""
+        if rows.pages:
+            for view in rows.pages:
+                view["url_id"] = self.ids.url(tx, view["url"])
+            tx.execute(insert(PageView), rows.pages)
+            insert_ignore_many(tx, SessionUrl, [
+                {"url_id": view["url_id"], "session_id": session.id,
+                 "started_at": session.started_at} for view in rows.pages])
+        _insert_rows(tx, Action, rows.actions)
+        for error, row in rows.errors:
+            row["group_id"] = self.ids.error_group(tx, session.app_id, error)
+        _insert_rows(tx, ErrorEvent, [row for _, row in rows.errors])
+        _insert_rows(tx, Frustration, rows.frustrations)
+        if rows.rekey is not None:
+            # A session identified after its first errors: count those errors under the user.
+            tx.execute(update(ErrorEvent)
+                       .where(ErrorEvent.session_id == session.id,
+                              ErrorEvent.user_key == session.id)
+                       .values(user_key=rows.rekey))
 
 
 class IndexedState:
@@ -353,23 +431,28 @@ class IdCache:
         self._urls: dict[str, int] = {}
         self._groups: dict[tuple[str, str], tuple[int, int, int]] = {}
 
-    async def url(self, tx: AsyncSession, url: str) -> int:
+    def url(self, tx: Connection, url: str) -> int:
         url_id = self._urls.get(url)
         if url_id is None:
-            url_id = await ensure_url(tx, url)
+            url_id = ensure_url(tx, url)
             self._remember(self._urls, url, url_id)
         return url_id
 
-    async def error_group(self, tx: AsyncSession, app_id: str, error: ErrorRecord) -> int:
+    def error_group(self, tx: Connection, app_id: str, error: ErrorRecord) -> int:
         """The group id; first/last seen are updated only when this error widens them."""
         known = self._groups.get((app_id, error.fingerprint))
         if known is not None and known[1] <= error.t <= known[2]:
             return known[0]
-        group_id = await ensure_error_group(tx, app_id, error)
+        group_id = ensure_error_group(tx, app_id, error)
         first, last = (known[1], known[2]) if known else (error.t, error.t)
         self._remember(self._groups, (app_id, error.fingerprint),
                        (group_id, min(first, error.t), max(last, error.t)))
         return group_id
+
+    def clear(self) -> None:
+        """Forget everything: called when a transaction that may have cached ids rolls back."""
+        self._urls.clear()
+        self._groups.clear()
 
     def _remember(self, table: dict[Any, Any], key: Any, value: Any) -> None:
         if len(table) >= self.size:
@@ -377,10 +460,36 @@ class IdCache:
         table[key] = value
 
 
-async def _insert_rows(tx: AsyncSession, model: type, rows: list[dict[str, Any]]) -> None:
+def _write_session(tx: Connection, session: ReplaySession, row: dict[str, Any]) -> None:
+    """INSERT a new session, else UPDATE only the columns that differ from the row read."""
+    values = {name: getattr(session, name) for name in SESSION_COLUMNS}
+    if not row:
+        tx.execute(insert(SESSIONS), values)
+        return
+    changed = {name: value for name, value in values.items() if value != row[name]}
+    if changed:
+        tx.execute(update(SESSIONS).where(SESSIONS.c.id == session.id).values(changed))
+
+
+def _read_checkpoint(session_id: str, indexed_seq: int, tx: Connection
+                     ) -> tuple[tuple[int, bytes] | None, list[tuple[int, str]]]:
+    """The session's checkpoint (seq, state) and the (seq, blob key) of its indexed segments
+    that may follow it, to replay after a restart or a cache eviction."""
+    checkpoint = tx.execute(select(IndexCheckpoint.seq, IndexCheckpoint.state)
+                            .where(IndexCheckpoint.session_id == session_id)).first()
+    since = checkpoint[0] if checkpoint is not None else -1
+    keys = tx.execute(select(Segment.seq, Segment.blob_key)
+                      .where(Segment.session_id == session_id, Segment.seq > since,
+                             Segment.seq <= indexed_seq)
+                      .order_by(Segment.seq)).all()  # type: ignore[arg-type]
+    return ((int(checkpoint[0]), bytes(checkpoint[1])) if checkpoint is not None else None,
+            [(int(seq), str(key)) for seq, key in keys])
+
+
+def _insert_rows(tx: Connection, model: type, rows: list[dict[str, Any]]) -> None:
     """One multi-row INSERT (executemany) for the rows of one table."""
     if rows:
-        await tx.execute(insert(model), rows)
+        tx.execute(insert(model), rows)
 
 
 def _action_row(session: ReplaySession, action: Any) -> dict[str, Any]:
@@ -388,6 +497,13 @@ def _action_row(session: ReplaySession, action: Any) -> dict[str, Any]:
             "selector": action.selector[:500], "tag": action.tag[:50],
             "element_id": action.element_id[:200], "classes": action.classes[:500],
             "text": action.text[:200], "url": action.url[:MAX_URL]}
+
+
+def _error_row(session: ReplaySession, error: ErrorRecord) -> dict[str, Any]:
+    """An error_events row without its group_id (resolved when written)."""
+    return {"session_id": session.id, "t": error.t, "user_key": user_key(session),
+            "type": error.type[:200], "message": error.message[:4000],
+            "stack": error.stack[:16000], "url": error.url[:MAX_URL], "source": error.source}
 
 
 def _frustration_row(session: ReplaySession, signal: Any) -> dict[str, Any]:
