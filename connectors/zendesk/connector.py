@@ -119,5 +119,10 @@ class ZendeskConnector(Connector, PostNote, UploadImage, ListComments, FindUser,
     def parse_webhook(self, body: bytes) -> WebhookEvent | None:
         return webhooks.parse(body)
 
+    def route_handlers(self) -> list[Any]:
+        from connectors.zendesk.sidebar import ZendeskSidebarController
+
+        return [ZendeskSidebarController]
+
     async def close(self) -> None:
         await self.client.close()

@@ -30,8 +30,15 @@ class ZendeskSettings(ConnectorSettings, kw_only=True, forbid_unknown_fields=Tru
     """A ticket field filled with the top replay's link (none: no field is filled)."""
     tag: str = "replay_attached"
     """Tag added to a ticket that got replays."""
+    sidebar_shared_secret: str = ""
+    """The sidebar app's `shared_secret` setting: Zendesk signs the app's URL (an HS256 JWT)
+    with it. Empty: POST /zendesk/sidebar refuses every request."""
+    sidebar_installation_id: int | None = None
+    """The sidebar app's installation id: only its JWTs are taken (none: any installation on
+    this subdomain)."""
 
-    SECRETS: ClassVar[tuple[str, ...]] = ("api_token", "oauth_token", "webhook_secret")
+    SECRETS: ClassVar[tuple[str, ...]] = ("api_token", "oauth_token", "webhook_secret",
+                                          "sidebar_shared_secret")
     REQUIRED: ClassVar[tuple[str, ...]] = ("subdomain", "webhook_secret")
 
     def missing(self) -> list[str]:
@@ -39,6 +46,11 @@ class ZendeskSettings(ConnectorSettings, kw_only=True, forbid_unknown_fields=Tru
         if not self.oauth_token:
             missing += [name for name in ("email", "api_token") if not getattr(self, name)]
         return missing
+
+    @property
+    def zendesk_host(self) -> str:
+        """The account's own host, as Zendesk names it in the JWTs of its apps."""
+        return f"{self.subdomain}.zendesk.com"
 
     @property
     def api_url(self) -> str:

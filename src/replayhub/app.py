@@ -19,7 +19,7 @@ from replayhub.web.api.errors import ErrorController
 from replayhub.web.api.ingest import IngestController
 from replayhub.web.api.sessions import SessionController
 from replayhub.web.api.snapshots import SnapshotController
-from replayhub.web.connectors import CONNECTOR_HANDLERS, dispatch_forever
+from replayhub.web.connectors import CONNECTOR_HANDLERS, connector_routes, dispatch_forever
 from replayhub.web.problems import EXCEPTION_HANDLERS, PROBLEM_DETAILS
 from replayhub.web.ui import UI_HANDLERS
 
@@ -52,7 +52,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     return Litestar(
         route_handlers=[health, AppController, IngestController, SessionController,
                         SnapshotController, ErrorController, *UI_HANDLERS,
-                        *CONNECTOR_HANDLERS],
+                        *CONNECTOR_HANDLERS, *connector_routes(hub)],
         lifespan=[lifespan],
         plugins=[ProblemDetailsPlugin(PROBLEM_DETAILS)],
         logging_config=None,

@@ -226,5 +226,36 @@ def connectors_check(config: str | None, data_dir: str | None) -> None:
     if not all(ok for _, ok, _ in results):
         sys.exit(1)
 
+
+
+@main.group()
+def zendesk() -> None:
+    """The Zendesk connector's sidebar app."""
+
+
+@zendesk.command("app-package")
+@click.option("-o", "--output", default="replayhub-zendesk.zip", show_default=True,
+              type=click.Path(dir_okay=False), help="Zip file to write.")
+@click.option("--url", "hub_url", help="The hub's public https address "
+              "(default: public_url from the settings).")
+@click.option("--author-name", default="ReplayHub", show_default=True)
+@click.option("--author-email", default="support@example.com", show_default=True,
+              help="Where users of the app ask for help (Zendesk shows it).")
+@config_option
+@data_dir_option
+def zendesk_app_package(output: str, hub_url: str | None, author_name: str, author_email: str,
+                        config: str | None, data_dir: str | None) -> None:
+    """Write the Zendesk sidebar app's zip (upload it as a private app in Zendesk)."""
+    from connectors.zendesk.app_package import build_package
+
+    url = hub_url or _settings(config, data_dir=data_dir).base_url
+    if not url.startswith("https://"):
+        raise click.ClickException(f"Zendesk loads apps over https only, and the hub's address "
+                                   f"is {url}: set public_url (or pass --url https://...)")
+    Path(output).write_bytes(build_package(url, author_name, author_email))
+    click.echo(f"{output}: the sidebar opens {url.rstrip('/')}/zendesk/sidebar; set the app's "
+               f"shared secret to connectors.zendesk.sidebar_shared_secret")
+
+
 if __name__ == "__main__":
     sys.exit(main())

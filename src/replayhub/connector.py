@@ -152,6 +152,10 @@ class Connector(ABC):
     def note_policy(self) -> NotePolicy:
         return NotePolicy()
 
+    def route_handlers(self) -> list[Any]:
+        """Litestar handlers the connector serves itself while enabled (none by default)."""
+        return []
+
     @abstractmethod
     async def check(self) -> str:
         """Call the vendor's cheapest authenticated endpoint; return who we are there."""

@@ -254,17 +254,22 @@ class WebhookDelivery(SQLModel, table=True):
     """A verified inbound webhook, stored before it is processed; its key makes it once."""
 
     __tablename__ = "webhook_deliveries"
-    __table_args__ = (UniqueConstraint("connector", "event_key"),)
+    __table_args__ = (UniqueConstraint("connector", "event_key"),
+                      Index("ix_webhook_deliveries_due", "status", "next_attempt_at"))
     id: int | None = Field(default=None, primary_key=True)
     connector: str = Field(max_length=50)
     event_key: str = Field(max_length=200)
     """The vendor's event id, else a hash of the body."""
     body: str = Field(sa_type=Text)
     status: str = Field(max_length=10)
-    """received, processed or failed."""
+    """received, retrying (waits for next_attempt_at), processed or failed."""
     error: str | None = Field(default=None, sa_type=Text)
     received_at: int = _ms()
     processed_at: int | None = _ms(nullable=True)
+    attempts: int = 0
+    """Processing attempts so far (the first one runs right after the answer)."""
+    next_attempt_at: int | None = _ms(nullable=True)
+    """When a retrying row (or a received one whose process died) is taken up again."""
 
 
 class SessionLink(SQLModel, table=True):

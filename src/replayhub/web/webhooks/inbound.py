@@ -49,7 +49,8 @@ class WebhookController(Controller):
             raise problem(rejected.status, "Webhook refused", rejected.detail) from None
         if event is None:
             return Response(WebhookAnswer("ignored"))
-        if not await store_webhook(hub.db, connector, event.event_key, body):
+        lease_ms = hub.settings.outbox.lease_seconds * 1000
+        if not await store_webhook(hub.db, connector, event.event_key, body, lease_ms):
             return Response(WebhookAnswer("duplicate"))
         assert isinstance(target, Connector)
         return Response(WebhookAnswer("accepted"),
