@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, get
-from litestar.params import Parameter
+from litestar.params import FromQuery, Parameter
 
 from replayhub.hub import Hub
 from replayhub.index.errors import DAY, ErrorGroupSummary, error_groups
@@ -29,8 +29,8 @@ class ErrorController(Controller):
 
     @get("/", name="errors:list", operation_id="listErrorGroups")
     async def list_groups(
-        self, request: Request[Any, Any, Any], since: str | None = None,
-        until: str | None = None, app_id: str | None = None,
+        self, request: Request[Any, Any, Any], since: FromQuery[str | None] = None,
+        until: FromQuery[str | None] = None, app_id: FromQuery[str | None] = None,
         limit: Annotated[int, Parameter(ge=1, le=500)] = 50,
     ) -> ErrorGroupPage:
         """Error groups with occurrences in [since, until) (default: the last 7 days)."""

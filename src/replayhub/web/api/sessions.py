@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, get
-from litestar.params import Parameter
+from litestar.params import FromQuery, Parameter, QueryParameter
 from litestar.response import Stream
 
 from replayhub.db.models import ReplaySession
@@ -26,7 +26,8 @@ from replayhub.replay.events import segment_page, stream_segments
 from replayhub.web.auth import requires
 from replayhub.web.problems import problem
 
-Limit = Annotated[int, Parameter(ge=1, le=200, description="Page size (1-200).")]
+Limit = Annotated[int, QueryParameter(ge=1, le=200, description="Page size (1-200).")]
+Query = FromQuery[str | None]
 FromSeq = Annotated[int | None, Parameter(ge=0, description="First stored batch (seq).")]
 Segments = Annotated[int | None, Parameter(ge=1, le=1000,
                                            description="Most stored batches to return.")]
@@ -75,10 +76,10 @@ class SessionController(Controller):
 
     @get("/", name="sessions:list", operation_id="listSessions", guards=[requires("viewer")])
     async def list_sessions(
-        self, request: Request[Any, Any, Any], user_email: str | None = None,
-        user_id: str | None = None, url: str | None = None, error: str | None = None,
-        frustration: str | None = None, since: str | None = None, until: str | None = None,
-        app_id: str | None = None, limit: Limit = 50, cursor: str | None = None,
+        self, request: Request[Any, Any, Any], user_email: Query = None,
+        user_id: Query = None, url: Query = None, error: Query = None,
+        frustration: Query = None, since: Query = None, until: Query = None,
+        app_id: Query = None, limit: Limit = 50, cursor: Query = None,
     ) -> SessionPage:
         """Sessions newest first; `next_cursor` pages on without skipping or repeating."""
         hub: Hub = request.app.state.hub

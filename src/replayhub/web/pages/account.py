@@ -7,7 +7,7 @@ from typing import Annotated, Any
 import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.enums import RequestEncodingType
-from litestar.params import Body
+from litestar.params import Body, FromQuery
 from litestar.response import Redirect
 
 from replayhub.hub import Hub
@@ -36,7 +36,8 @@ class AccountController(Controller):
     include_in_schema = False
 
     @get("/login", name="pages:login", operation_id="loginPage", security=[])
-    async def login_page(self, request: Request[Any, Any, Any], next: str = "/") -> Response[Any]:
+    async def login_page(self, request: Request[Any, Any, Any],
+                         next: FromQuery[str] = "/") -> Response[Any]:
         """The login form; a signed-in person goes straight on."""
         if await signed_in(request) is not None:
             return Redirect(safe_next(next), status_code=303)

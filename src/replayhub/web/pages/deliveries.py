@@ -6,6 +6,7 @@ import time
 from typing import Any
 
 from litestar import Controller, Request, Response, get, post
+from litestar.params import FromQuery
 from litestar.response import Redirect
 
 from replayhub.hub import Hub
@@ -24,7 +25,7 @@ class DeliveryPages(Controller):
 
     @get("/deliveries", name="pages:deliveries", operation_id="deliveriesPage")
     async def deliveries(self, request: Request[Any, Any, Any],
-                         status: str | None = None) -> Response[str]:
+                         status: FromQuery[str | None] = None) -> Response[str]:
         """Outgoing notes and messages newest first, failures with their error."""
         hub: Hub = request.app.state.hub
         status = status if status in STATUSES else None

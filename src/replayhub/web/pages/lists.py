@@ -7,6 +7,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from litestar import Controller, Request, Response, get
+from litestar.params import FromQuery
 
 from replayhub.hub import Hub
 from replayhub.index.errors import DAY, error_groups
@@ -48,8 +49,9 @@ class ListPages(Controller):
     exception_handlers = PAGE_OPTIONS["exception_handlers"]
 
     @get("/", name="pages:sessions", operation_id="sessionsPage")
-    async def sessions(self, request: Request[Any, Any, Any], cursor: str | None = None,
-                       limit: int = PAGE_SIZE) -> Response[str]:
+    async def sessions(self, request: Request[Any, Any, Any],
+                       cursor: FromQuery[str | None] = None,
+                       limit: FromQuery[int] = PAGE_SIZE) -> Response[str]:
         """Sessions newest first, filtered like GET /api/v1/sessions, a page at a time."""
         hub: Hub = request.app.state.hub
         values = {name: request.query_params.get(name, "").strip() for name in FILTERS}
