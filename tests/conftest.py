@@ -87,6 +87,8 @@ async def client(settings: Settings) -> AsyncIterator[AsyncTestClient[Any]]:
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """Tests under tests/integration run on SQLite and on PostgreSQL."""
+    """Tests under tests/integration run on SQLite and on PostgreSQL (`sqlite_only`: SQLite)."""
     if "database_url" in metafunc.fixturenames and "integration" in str(metafunc.definition.path):
-        metafunc.parametrize("database_url", ["sqlite", "postgresql"], indirect=True)
+        only_sqlite = metafunc.definition.get_closest_marker("sqlite_only") is not None
+        backends = ["sqlite"] if only_sqlite else ["sqlite", "postgresql"]
+        metafunc.parametrize("database_url", backends, indirect=True)

@@ -36,7 +36,9 @@ class LocalBlobStore:
         self.root.mkdir(parents=True, exist_ok=True)
 
     def _path(self, key: str) -> Path:
-        path = (self.root / key).resolve()
+        """The file of a key, checked lexically: resolve() cost a few stat calls per put,
+        and the hub never makes symlinks under the root (a key with .. is refused)."""
+        path = Path(os.path.normpath(self.root / key))
         if not path.is_relative_to(self.root) or path == self.root:
             raise ValueError(f"blob key {key!r} leaves the blob folder")
         return path

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any, NamedTuple, Protocol, TypeVar
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
@@ -54,8 +54,25 @@ def _begin_immediate(connection: Connection) -> None:
     connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+def _begin_deferred(connection: Connection) -> None:
+    """A read transaction: its SELECTs see one snapshot and never take the write lock."""
+    connection.exec_driver_sql("BEGIN")
+
+
+def _sync_engine(url: str, begin: Callable[[Connection], None]) -> Engine:
+    engine = create_engine(make_url(url).set(drivername="sqlite+pysqlite"))
+    event.listen(engine, "connect", _sqlite_pragmas)
+    event.listen(engine, "connect", _sqlite_autocommit)
+    event.listen(engine, "begin", begin)
+    return engine
+
+
 T = TypeVar("T")
 Work = Callable[[Connection], T]
+
+
+MAX_GROUP = 256
+"""Most write steps committed together: bounds the latency one group adds to its callers."""
 
 
 class WriteTx(Protocol):
@@ -67,6 +84,10 @@ class WriteTx(Protocol):
 
     async def run(self, work: Work[T]) -> T: ...
 
+    async def finish(self, work: Work[T]) -> T:
+        """The last step, which writes; in a grouped() transaction it returns committed."""
+        ...
+
 
 class _PostgresTx:
     def __init__(self, connection: AsyncConnection) -> None:
@@ -75,23 +96,166 @@ class _PostgresTx:
     async def run(self, work: Work[T]) -> T:
         return await self.connection.run_sync(work)
 
+    async def finish(self, work: Work[T]) -> T:
+        return await self.connection.run_sync(work)
+
 
 class _SqliteWriter:
     """The one thread that owns SQLite's write connection: sqlite3 calls need no hop each."""
 
     def __init__(self, url: str) -> None:
-        sync_url = make_url(url).set(drivername="sqlite+pysqlite")
-        self.engine: Engine = create_engine(sync_url)
-        event.listen(self.engine, "connect", _sqlite_pragmas)
-        event.listen(self.engine, "connect", _sqlite_autocommit)
-        event.listen(self.engine, "begin", _begin_immediate)
+        self.engine: Engine = _sync_engine(url, _begin_immediate)
         self.thread = ThreadPoolExecutor(1, thread_name_prefix="sqlite-writer")
+        self.rollback_hooks: list[Callable[[], None]] = []
 
     async def call(self, function: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(self.thread, function, *args)
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+    def run_group(self, works: list[Work[Any]]) -> list[Outcome]:
+        """Run write steps in one transaction with one commit (one WAL fsync for all).
+
+        Each step runs in a savepoint, so a failing step leaves nothing behind and the others
+        still commit; if the transaction itself fails (the commit, or a savepoint that cannot
+        be rolled back), every step is run again alone in its own transaction.
+        """
+        if len(works) > 1:
+            try:
+                return self._together(works)
+            except Exception:
+                self.rolled_back()
+        return [self._alone(work) for work in works]
+
+    def _together(self, works: list[Work[Any]]) -> list[Outcome]:
+        with self.engine.connect() as connection:
+            connection.begin()
+            outcomes = [self._in_savepoint(connection, work) for work in works]
+            connection.commit()
+        return outcomes
+
+    def _in_savepoint(self, connection: Connection, work: Work[Any]) -> Outcome:
+        savepoint = connection.begin_nested()
+        try:
+            value = work(connection)
+        except Exception as error:
+            savepoint.rollback()  # raises when the whole transaction is lost: all run alone
+            self.rolled_back()
+            return Outcome(None, error)
+        savepoint.commit()
+        return Outcome(value, None)
+
+    def _alone(self, work: Work[Any]) -> Outcome:
+        try:
+            with self.engine.connect() as connection:
+                connection.begin()
+                value = work(connection)
+                connection.commit()
+        except Exception as error:
+            self.rolled_back()
+            return Outcome(None, error)
+        return Outcome(value, None)
+
+    def rolled_back(self) -> None:
+        """Tell caches filled by a rolled-back step (ids of rows that are gone) to forget."""
+        for hook in self.rollback_hooks:
+            hook()
+
+
+class Outcome(NamedTuple):
+    """What one write step of a group returned, or the error it raised."""
+
+    value: Any
+    error: Exception | None
+
+
+class _SqliteReader:
+    """Threads with their own connections for the read steps of grouped() transactions."""
+
+    def __init__(self, url: str) -> None:
+        self.engine: Engine = _sync_engine(url, _begin_deferred)
+        self.thread = ThreadPoolExecutor(2, thread_name_prefix="sqlite-reader")
+
+    async def run(self, work: Work[T]) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self.thread, self._read, work)
+
+    def _read(self, work: Work[T]) -> T:
+        with self.engine.connect() as connection, connection.begin():
+            return work(connection)
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+        self.thread.shutdown(wait=False)
+
+
+class _GroupCommitter:
+    """Queues the last steps of grouped() transactions and commits all waiting ones at once.
+
+    With synchronous=FULL every commit waits for a WAL fsync; batches that arrive while one
+    commit runs share the next one instead of each waiting for its own.
+    """
+
+    def __init__(self, writer: _SqliteWriter, lock: asyncio.Lock) -> None:
+        self.writer = writer
+        self.lock = lock
+        self.pending: list[tuple[Work[Any], asyncio.Future[Any]]] = []
+        self.task: asyncio.Task[None] | None = None
+
+    async def submit(self, work: Work[T]) -> T:
+        """Commit `work`; returns after the commit. A cancelled caller still waits for it,
+        so whatever it guards (a per-session lock) is not released before its write lands."""
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self.pending.append((work, future))
+        if self.task is None or self.task.done():
+            self.task = asyncio.create_task(self._flush())
+        try:
+            return await asyncio.shield(future)
+        except asyncio.CancelledError:
+            await asyncio.wait([future])
+            raise
+
+    async def _flush(self) -> None:
+        while self.pending:
+            async with self.lock:
+                group, self.pending = self.pending[:MAX_GROUP], self.pending[MAX_GROUP:]
+                try:
+                    outcomes = await self.writer.call(self.writer.run_group,
+                                                      [work for work, _ in group])
+                except BaseException as error:
+                    _fail(group + self.pending, error)
+                    self.pending = []
+                    raise
+            for (_, future), outcome in zip(group, outcomes, strict=True):
+                if outcome.error is not None:
+                    future.set_exception(outcome.error)
+                else:
+                    future.set_result(outcome.value)
+
+
+def _fail(group: list[tuple[Work[Any], asyncio.Future[Any]]], error: BaseException) -> None:
+    for _, future in group:
+        if not future.done():
+            future.set_exception(error if isinstance(error, Exception)
+                                 else RuntimeError("the group commit was interrupted"))
+
+
+class _GroupedTx:
+    """A transaction whose reads run at once and whose write joins the next group commit.
+
+    Nothing is locked between the reads and the write: callers serialize work on the same
+    rows themselves and check in the write that what they read is unchanged.
+    """
+
+    def __init__(self, reader: _SqliteReader, committer: _GroupCommitter) -> None:
+        self.reader = reader
+        self.committer = committer
+
+    async def run(self, work: Work[T]) -> T:
+        return await self.reader.run(work)
+
+    async def finish(self, work: Work[T]) -> T:
+        return await self.committer.submit(work)
 
 
 class _SqliteTx:
@@ -102,6 +266,9 @@ class _SqliteTx:
         self.connection: Connection | None = None
 
     async def run(self, work: Work[T]) -> T:
+        return await self.writer.call(self._step, work)
+
+    async def finish(self, work: Work[T]) -> T:
         return await self.writer.call(self._step, work)
 
     def _step(self, work: Work[T]) -> T:
@@ -139,6 +306,10 @@ class Database:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
         self._write_lock = asyncio.Lock() if self.is_sqlite else None
         self._writer = _SqliteWriter(url) if self.is_sqlite else None
+        self._reader = _SqliteReader(url) if self.is_sqlite else None
+        self._committer = (_GroupCommitter(self._writer, self._write_lock)
+                           if self._writer is not None and self._write_lock is not None
+                           else None)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Database:
@@ -184,6 +355,27 @@ class Database:
             await tx.end(commit=True)
 
     @asynccontextmanager
+    async def grouped(self) -> AsyncIterator[WriteTx]:
+        """A transaction for many concurrent writers of different rows (ingest).
+
+        On PostgreSQL it is transaction(): the caller's reads lock rows (FOR UPDATE). On
+        SQLite its reads run on reader connections without the write lock and its last step
+        (finish) is committed together with the other writers' waiting last steps. The
+        caller must keep two transactions on the same rows apart (a lock of its own) and
+        check in its last step that the rows it read are unchanged.
+        """
+        if self._reader is None or self._committer is None:
+            async with self.transaction() as tx:
+                yield tx
+            return
+        yield _GroupedTx(self._reader, self._committer)
+
+    def on_rollback(self, hook: Callable[[], None]) -> None:
+        """Call `hook` on the writer thread whenever a grouped write step is rolled back."""
+        if self._writer is not None:
+            self._writer.rollback_hooks.append(hook)
+
+    @asynccontextmanager
     async def connect(self) -> AsyncIterator[AsyncConnection]:
         async with self.engine.connect() as connection:
             yield connection
@@ -191,4 +383,6 @@ class Database:
     async def dispose(self) -> None:
         if self._writer is not None:
             await self._writer.call(self._writer.dispose)
+        if self._reader is not None:
+            self._reader.dispose()
         await self.engine.dispose()

@@ -1,17 +1,22 @@
 """Store an accepted batch durably (blob + rows in one transaction) and index it in seq order.
 
-The transaction is a few synchronous steps (Database.transaction): one reads the session row,
+The transaction is a few synchronous steps (Database.grouped): one reads the session row,
 then, outside the database, the batch is indexed, scrubbed, compressed and its blob made
 durable, and one more step writes every row. Row values are built in Python first, so each
 table costs one statement and the session row one UPDATE of the columns that changed.
+
+Batches of one session go through a per-session lock (read -> index -> write); batches of
+different sessions overlap, and on SQLite their writes share one commit (group commit).
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 import zlib
 from collections import OrderedDict
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from functools import partial
 from typing import Any, NamedTuple
 
@@ -129,6 +134,9 @@ class Ingestor:
         self.states = StateCache()
         self.ingest_keys = TokenCache()
         self.ids = IdCache()
+        self.session_locks = KeyedLocks()
+        self.stats = IngestStats()
+        db.on_rollback(self.ids.clear)
 
     async def app_id_for_key(self, key: str) -> str | None:
         """The app an ingest key writes to (cached briefly: every batch asks)."""
@@ -143,9 +151,11 @@ class Ingestor:
     async def ingest(self, app_id: str, batch: Batch, user_agent: str = "") -> IngestResult:
         for attempt in range(3):
             try:
-                return await self._ingest_once(app_id, batch, user_agent)
-            except IntegrityError:
-                # Two first batches of one session raced on PostgreSQL; the loser retries.
+                async with self.session_locks.hold(batch.session_id):
+                    return await self._ingest_once(app_id, batch, user_agent)
+            except (IntegrityError, StaleSession):
+                # Two first batches of one session raced on PostgreSQL, or the session row
+                # changed after it was read (another process): the loser retries.
                 self.ids.clear()
                 if attempt == 2:
                     raise
@@ -155,7 +165,7 @@ class Ingestor:
         raise AssertionError("unreachable")
 
     async def _ingest_once(self, app_id: str, batch: Batch, user_agent: str) -> IngestResult:
-        async with self.db.transaction() as tx:
+        async with self.db.grouped() as tx:
             found = await tx.run(partial(self._find, batch.session_id, batch.seq))
             session = found.session
             if session is not None and session.app_id != app_id:
@@ -179,11 +189,12 @@ class Ingestor:
                 session.needs_close = True
                 await self._drain(writes, state.state, found.early)
                 writes = writes._replace(checkpoint=self._checkpoint(session, state))
-            await tx.run(partial(self._write, writes))
+            await tx.finish(partial(self._write, writes))
         if in_order:
             self.states.put(session.id, session.indexed_seq, state)
-        log.info("ingest.batch", session_id=batch.session_id, seq=batch.seq,
-                 events=len(batch.events), bytes=len(data), indexed=in_order)
+        self.stats.add(len(batch.events), len(data))
+        log.debug("ingest.batch", session_id=batch.session_id, seq=batch.seq,
+                  events=len(batch.events), bytes=len(data), indexed=in_order)
         return IngestResult(batch.session_id, batch.seq, len(batch.events))
 
     async def close_quiet_sessions(self, quiet_ms: int, limit: int = 500) -> int:
@@ -195,14 +206,17 @@ class Ingestor:
                 .limit(limit))).scalars().all()  # type: ignore[attr-defined]
         for session_id in ids:
             try:
-                await self._close(session_id, cutoff)
+                async with self.session_locks.hold(session_id):
+                    await self._close(session_id, cutoff)
+            except StaleSession:
+                self.ids.clear()  # a batch arrived meanwhile: the session is not quiet
             except BaseException:
                 self.ids.clear()  # ids cached by a rolled-back transaction may not exist
                 raise
         return len(ids)
 
     async def _close(self, session_id: str, cutoff: int) -> None:
-        async with self.db.transaction() as tx:
+        async with self.db.grouped() as tx:
             found = await tx.run(partial(self._find, session_id, None))
             session = found.session
             if session is None or not session.needs_close or session.updated_at > cutoff:
@@ -211,8 +225,8 @@ class Ingestor:
             rows = self._fold(session, finish(state.state))
             session.needs_close = False
             checkpoint = self._checkpoint(session, state, force=True)
-            await tx.run(partial(self._write, Writes(session, found.row, None, [rows], [],
-                                                     checkpoint)))
+            await tx.finish(partial(self._write, Writes(session, found.row, None, [rows], [],
+                                                        checkpoint)))
         self.states.put(session_id, session.indexed_seq, state)
 
     def _find(self, session_id: str, seq: int | None, tx: Connection) -> Found:
@@ -228,6 +242,10 @@ class Ingestor:
         found = Found(ReplaySession(**row), dict(row))
         if seq is None:
             return found
+        if row["segment_count"] == row["indexed_seq"] + 1:
+            # The stored segments are exactly 0..indexed_seq (each one is counted when it is
+            # stored and none is removed alone): no query needed for the common case.
+            return found._replace(duplicate=True) if seq <= row["indexed_seq"] else found
         if tx.execute(select(Segment.seq).where(Segment.session_id == session_id,
                                                 Segment.seq == seq)).first() is not None:
             return found._replace(duplicate=True)
@@ -391,6 +409,53 @@ class Ingestor:
                        .values(user_key=rows.rekey))
 
 
+class StaleSession(Exception):
+    """The session row changed (or went) between the read and the write of a transaction."""
+
+
+class KeyedLocks:
+    """One asyncio lock per key, alive while held or awaited: keeps two batches of the same
+    session from reading the same row while batches of other sessions run side by side."""
+
+    def __init__(self) -> None:
+        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
+
+    @asynccontextmanager
+    async def hold(self, key: str) -> AsyncIterator[None]:
+        lock, users = self._locks.get(key) or (asyncio.Lock(), 0)
+        self._locks[key] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[key]
+            if users == 1:
+                del self._locks[key]
+            else:
+                self._locks[key] = (lock, users - 1)
+
+
+class IngestStats:
+    """Counts batches for a periodic info line: a rendered line per batch is CPU spent on
+    the ingest path for every request (the per-batch line is debug level)."""
+
+    def __init__(self, every_s: float = 60.0) -> None:
+        self.every_s = every_s
+        self.batches = self.events = self.bytes = 0
+        self.since = time.monotonic()
+
+    def add(self, events: int, size: int) -> None:
+        self.batches += 1
+        self.events += events
+        self.bytes += size
+        now = time.monotonic()
+        if now - self.since >= self.every_s:
+            log.info("ingest.summary", batches=self.batches, events=self.events,
+                     bytes=self.bytes, seconds=round(now - self.since, 1))
+            self.batches = self.events = self.bytes = 0
+            self.since = now
+
+
 class IndexedState:
     """The indexer's state for one session and the seq of its last checkpoint."""
 
@@ -461,14 +526,24 @@ class IdCache:
 
 
 def _write_session(tx: Connection, session: ReplaySession, row: dict[str, Any]) -> None:
-    """INSERT a new session, else UPDATE only the columns that differ from the row read."""
+    """INSERT a new session, else UPDATE only the columns that differ from the row read.
+
+    On SQLite the row was read without a lock (Database.grouped), so the UPDATE also checks
+    that the row still has the segment_count and indexed_seq read; if not, StaleSession.
+    """
     values = {name: getattr(session, name) for name in SESSION_COLUMNS}
     if not row:
         tx.execute(insert(SESSIONS), values)
         return
     changed = {name: value for name, value in values.items() if value != row[name]}
-    if changed:
-        tx.execute(update(SESSIONS).where(SESSIONS.c.id == session.id).values(changed))
+    if not changed:
+        return
+    done = tx.execute(update(SESSIONS).where(
+        SESSIONS.c.id == session.id, SESSIONS.c.segment_count == row["segment_count"],
+        SESSIONS.c.indexed_seq == row["indexed_seq"],
+        SESSIONS.c.needs_close == row["needs_close"]).values(changed))
+    if done.rowcount != 1:
+        raise StaleSession(session.id)
 
 
 def _read_checkpoint(session_id: str, indexed_seq: int, tx: Connection
