@@ -30,8 +30,8 @@ from replayhub.config import Settings  # noqa: E402
 from replayhub.db.models import ReplaySession  # noqa: E402
 from replayhub.hub import Hub  # noqa: E402
 from replayhub.ingest.decode import decode_body  # noqa: E402
-from replayhub.ingest.store import stream_events  # noqa: E402
 from replayhub.logs import configure_logging  # noqa: E402
+from replayhub.replay.events import stream_events  # noqa: E402
 from replayhub.replay.moments import render_moment  # noqa: E402
 from replayhub.security import create_app  # noqa: E402
 

@@ -594,19 +594,3 @@ def user_key(session: ReplaySession) -> str:
 
 def _text(value: Any) -> str | None:
     return str(value)[:320] if value else None
-
-
-async def stream_events(db: Database, blobs: BlobStore, session_id: str) -> AsyncIterator[bytes]:
-    """The stored events of a session as one JSON array, a segment at a time, in seq order."""
-    async with db.read() as tx:
-        keys = (await tx.execute(select(Segment.blob_key).where(Segment.session_id == session_id)
-                                 .order_by(Segment.seq))).scalars().all()
-    yield b"["
-    first = True
-    for key in keys:
-        body = decompress(await blobs.get(key))[1:-1]
-        if not body:
-            continue
-        yield body if first else b"," + body
-        first = False
-    yield b"]"

@@ -1,4 +1,4 @@
-"""A session's stored events a few segments at a time, for the player's progressive loading."""
+"""A session's stored events read back: all at once, or a few segments at a time (the player)."""
 
 from __future__ import annotations
 
@@ -22,6 +22,15 @@ async def segment_page(db: Database, session_id: str, from_seq: int,
         rows = (await tx.execute(query)).all()
     next_seq = rows[limit_segments][0] if len(rows) > limit_segments else None
     return [key for _, key in rows[:limit_segments]], next_seq
+
+
+async def stream_events(db: Database, blobs: BlobStore, session_id: str) -> AsyncIterator[bytes]:
+    """The stored events of a session as one JSON array, a segment at a time, in seq order."""
+    async with db.read() as tx:
+        keys = (await tx.execute(select(Segment.blob_key).where(Segment.session_id == session_id)
+                                 .order_by(Segment.seq))).scalars().all()
+    async for chunk in stream_segments(blobs, list(keys)):
+        yield chunk
 
 
 async def stream_segments(blobs: BlobStore, keys: list[str]) -> AsyncIterator[bytes]:

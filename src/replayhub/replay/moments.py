@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from replayhub.blobs import get_or_none
 from replayhub.db.models import ErrorEvent, ReplaySession
 from replayhub.index.sessions import TimelineEntry
-from replayhub.ingest.store import stream_events
+from replayhub.replay.events import stream_events
 
 if TYPE_CHECKING:
     from replayhub.hub import Hub

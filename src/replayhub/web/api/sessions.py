@@ -21,8 +21,7 @@ from replayhub.index.sessions import (
     session_detail,
     summarize,
 )
-from replayhub.ingest.store import stream_events
-from replayhub.replay.events import segment_page, stream_segments
+from replayhub.replay.events import segment_page, stream_events, stream_segments
 from replayhub.web.auth import requires
 from replayhub.web.problems import problem
 
