@@ -220,3 +220,36 @@ async def test_a_rolled_back_batch_leaves_no_stale_cached_ids(
     assert again.status_code == 202, again.text
     found = (await client.get("/api/v1/sessions", params={"url": "only-here"})).json()
     assert [item["id"] for item in found["items"]] == ["sess-rollback-01"]
+
+
+async def test_a_close_by_another_process_is_not_judged_twice(
+        client: AsyncTestClient[Any]) -> None:
+    """The app's hub keeps the session's state in memory; the test's hub (another process)
+    closes the session; the next batch must not judge the same pending clicks again."""
+    _, key = await make_app(client)
+    assert (await send(client, key, tiny_batch("sess-two-hubs-01", 0, START))).status_code \
+        == 202
+    await client.hub.ingestor.close_quiet_sessions(quiet_ms=0)
+    later = tiny_batch("sess-two-hubs-01", 1, START + 60_000)
+    assert (await send(client, key, later)).status_code == 202
+    await client.hub.ingestor.close_quiet_sessions(quiet_ms=0)
+    detail = (await client.get("/api/v1/sessions/sess-two-hubs-01")).json()
+    dead = [entry for entry in detail["timeline"] if entry["kind"] == "dead_click"]
+    assert len(dead) == 2, dead  # one per click, never the first one twice
+    assert detail["counts"]["dead_clicks"] == 2
+
+
+async def test_a_user_named_in_the_body_after_errors_counts_once(
+        client: AsyncTestClient[Any]) -> None:
+    _, key = await make_app(client)
+    first = tiny_batch("sess-rekey-00001", 0, START)
+    first["events"].append({"type": 5, "timestamp": START + 20, "data": {"tag": "error",
+                            "payload": {"type": "Error", "message": "boom", "stack": ""}}})
+    assert (await send(client, key, first)).status_code == 202
+    second = tiny_batch("sess-rekey-00001", 1, START + 5000, user={"id": "u-42"})
+    second["events"].append({"type": 5, "timestamp": START + 5020, "data": {"tag": "error",
+                             "payload": {"type": "Error", "message": "boom", "stack": ""}}})
+    assert (await send(client, key, second)).status_code == 202
+    groups = (await client.get("/api/v1/errors", params={
+        "since": str(START - 1000), "until": str(START + 10_000)})).json()["items"]
+    assert [(g["count"], g["sessions"], g["users"]) for g in groups] == [(2, 1, 1)]

@@ -180,18 +180,19 @@ class Ingestor:
             key = segment_key(batch.session_id, batch.seq)
             await self.blobs.put(key, data)
             session = session or self._new_session(app_id, batch)
+            identified = bool(session.user_id or session.user_email)
             self._describe_session(session, batch, user_agent)
             writes = Writes(session, found.row, self._segment(batch, key, len(data), in_order),
                             [], [], None)
             if in_order:
-                writes.rows.append(self._fold(session, result))
+                writes.rows.append(self._fold(session, result, identified))
                 session.indexed_seq = batch.seq
                 session.needs_close = True
                 await self._drain(writes, state.state, found.early)
                 writes = writes._replace(checkpoint=self._checkpoint(session, state))
             await tx.finish(partial(self._write, writes))
         if in_order:
-            self.states.put(session.id, session.indexed_seq, state)
+            self.states.put(session.id, (session.indexed_seq, True), state)
         self.stats.add(len(batch.events), len(data))
         log.debug("ingest.batch", session_id=batch.session_id, seq=batch.seq,
                   events=len(batch.events), bytes=len(data), indexed=in_order)
@@ -227,7 +228,7 @@ class Ingestor:
             checkpoint = self._checkpoint(session, state, force=True)
             await tx.finish(partial(self._write, Writes(session, found.row, None, [rows], [],
                                                         checkpoint)))
-        self.states.put(session_id, session.indexed_seq, state)
+        self.states.put(session_id, (session.indexed_seq, False), state)
 
     def _find(self, session_id: str, seq: int | None, tx: Connection) -> Found:
         """The session row (locked on PostgreSQL), whether `seq` is stored, and the batches
@@ -261,7 +262,7 @@ class Ingestor:
         last checkpoint with the batches stored since then replayed onto it."""
         if session is None:
             return IndexedState(new_state())
-        cached = self.states.take(session.id, session.indexed_seq)
+        cached = self.states.take(session.id, (session.indexed_seq, session.needs_close))
         if cached is not None:
             return cached
         checkpoint, keys = await tx.run(partial(_read_checkpoint, session.id,
@@ -347,9 +348,15 @@ class Ingestor:
                 "last_ts": max(stamps), "size_bytes": size, "indexed": indexed,
                 "received_at": now_ms()}
 
-    def _fold(self, session: ReplaySession, result: BatchResult) -> Rows:
-        """Fold what the indexer found in one batch into the session and build its rows."""
-        identified = bool(session.user_id or session.user_email)
+    def _fold(self, session: ReplaySession, result: BatchResult,
+              identified: bool | None = None) -> Rows:
+        """Fold what the indexer found in one batch into the session and build its rows.
+
+        `identified`: whether the session had a user before this batch (the batch body may
+        have named one already); its earlier errors are then counted under that user.
+        """
+        if identified is None:
+            identified = bool(session.user_id or session.user_email)
         self._fold_meta(session, result)
         pages = self._pages(session, result)
         actions = [_action_row(session, action) for action in result.actions]
@@ -475,14 +482,19 @@ class StateCache:
 
     def __init__(self, size: int = 512) -> None:
         self.size = size
-        self._entries: OrderedDict[str, tuple[int, IndexedState]] = OrderedDict()
+        self._entries: OrderedDict[str, tuple[tuple[int, bool], IndexedState]] = OrderedDict()
 
-    def take(self, session_id: str, seq: int) -> IndexedState | None:
+    def take(self, session_id: str, version: tuple[int, bool]) -> IndexedState | None:
+        """The state if it is exactly at `version`: (indexed seq, session still open).
+
+        A close by another process leaves the seq unchanged but judges the pending clicks,
+        so the open flag is part of the version.
+        """
         entry = self._entries.pop(session_id, None)
-        return entry[1] if entry is not None and entry[0] == seq else None
+        return entry[1] if entry is not None and entry[0] == version else None
 
-    def put(self, session_id: str, seq: int, state: IndexedState) -> None:
-        self._entries[session_id] = (seq, state)
+    def put(self, session_id: str, version: tuple[int, bool], state: IndexedState) -> None:
+        self._entries[session_id] = (version, state)
         self._entries.move_to_end(session_id)
         while len(self._entries) > self.size:
             self._entries.popitem(last=False)
