@@ -7,7 +7,11 @@ import sys
 
 import structlog
 
-SECRET_KEYS = {"token", "api_token", "ingest_key", "key", "password", "secret", "authorization"}
+SECRET_KEYS = {
+    "token", "api_token", "ingest_key", "key", "password", "secret", "authorization", "cookie",
+    "admin_token", "secret_key", "webhook_secret", "oauth_token", "sidebar_shared_secret",
+    "signing_secret", "bot_token",
+}
 
 
 def _drop_secrets(_: object, __: str, event: dict[str, object]) -> dict[str, object]:

@@ -253,3 +253,22 @@ async def test_a_user_named_in_the_body_after_errors_counts_once(
     groups = (await client.get("/api/v1/errors", params={
         "since": str(START - 1000), "until": str(START + 10_000)})).json()["items"]
     assert [(g["count"], g["sessions"], g["users"]) for g in groups] == [(2, 1, 1)]
+
+
+@pytest.mark.parametrize("mutate", [
+    lambda b: b["events"].append({"type": 3, "timestamp": START + 50,
+                                  "data": {"source": 0, "removes": "x", "adds": []}}),
+    lambda b: b["events"][0].update(timestamp=1e400),
+    lambda b: b["events"][0]["data"].update(deep="DEEP"),
+    lambda b: b.update(session_id="abcdefgh\n"),
+])
+async def test_odd_events_are_422_not_500(client: AsyncTestClient[Any], mutate: Any) -> None:
+    _, key = await make_app(client)
+    batch = tiny_batch("sess-odd-event-1", 0, START)
+    mutate(batch)
+    body = (json.dumps(batch).replace('"timestamp": Infinity', '"timestamp": 1e400')
+            .replace('"DEEP"', "[" * 3000 + "1" + "]" * 3000))
+    response = await client.post(f"/api/v1/ingest?key={key}", content=body.encode(),
+                                 headers=NO_AUTH)
+    assert response.status_code == 422, response.text
+    assert await counts(client) == (0, 0)

@@ -101,3 +101,23 @@ async def test_detail_has_the_timeline(client: AsyncTestClient[Any]) -> None:
     assert detail["viewport"] == {"width": 1280, "height": 720}
     assert detail["user"]["email"] == "alan@example.com"
     assert (await client.get("/api/v1/sessions/nope")).status_code == 404
+
+
+async def test_odd_query_values_are_400_not_500(client: AsyncTestClient[Any]) -> None:
+    for path, params in [
+        ("/api/v1/sessions", {"since": "99999999999999999999"}),
+        ("/api/v1/sessions", {"since": "-99999999999999"}),
+        ("/api/v1/sessions", {"until": "²"}),
+        ("/api/v1/sessions", {"cursor": "OTk5OTk5OTk5OTk5OTk5OTk5OTk5OmFiYw"}),
+        ("/api/v1/errors", {"since": "-99999999999999", "until": "0"}),
+        ("/api/v1/sessions/x/events", {"from_seq": "99999999999999999999"}),
+    ]:
+        response = await client.get(path, params=params)
+        assert response.status_code in (400, 404), (path, params, response.text)
+        assert response.headers["content-type"].startswith("application/problem+json")
+
+
+async def test_zero_is_a_time_not_a_missing_one(client: AsyncTestClient[Any]) -> None:
+    response = await client.get("/api/v1/errors", params={"since": "0", "until": "86400000"})
+    assert response.status_code == 200
+    assert response.json()["since"] == "1970-01-01T00:00:00.000Z"

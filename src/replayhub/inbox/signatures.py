@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import math
 from datetime import datetime
 
 from replayhub.connector import WebhookRejected
@@ -26,9 +27,13 @@ def parse_timestamp(value: str) -> float:
     """Epoch seconds from an ISO 8601 time or a number of seconds."""
     text = value.strip()
     try:
-        return float(text)
+        seconds = float(text)
     except ValueError:
         pass
+    else:
+        if not math.isfinite(seconds):  # "nan" and "inf" parse as floats but are no time
+            raise WebhookRejected(401, "the signature timestamp is not a time")
+        return seconds
     try:
         return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
     except ValueError:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from datetime import UTC, datetime
 
 import msgspec
@@ -108,15 +109,25 @@ def parse_time(value: str | None, name: str) -> int | None:
     """Epoch milliseconds or an ISO 8601 time (UTC unless it says otherwise)."""
     if value is None or value == "":
         return None
-    if value.lstrip("-").isdigit():
-        return int(value)
+    if EPOCH_MS.fullmatch(value):
+        return _in_range(int(value), name)
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError as error:
         raise BadFilter(f"{name}: expected ISO 8601 or epoch ms, got {value!r}") from error
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
-    return int(parsed.timestamp() * 1000)
+    return _in_range(int(parsed.timestamp() * 1000), name)
+
+
+def _in_range(ms: int, name: str) -> int:
+    if not 0 <= ms < MAX_MS:
+        raise BadFilter(f"{name}: {ms} is outside the years 1970 to 9999")
+    return ms
+
+
+EPOCH_MS = re.compile(r"-?[0-9]{1,16}")
+MAX_MS = 253_402_300_800_000  # 10000-01-01T00:00:00Z
 
 
 def encode_cursor(session: ReplaySession) -> str:
@@ -128,7 +139,9 @@ def decode_cursor(cursor: str) -> tuple[int, str]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         started, _, session_id = raw.partition(":")
-        return int(started), session_id
+        if not EPOCH_MS.fullmatch(started):
+            raise ValueError(started)
+        return _in_range(int(started), "cursor"), session_id
     except (binascii.Error, UnicodeDecodeError, ValueError) as error:
         raise BadFilter("cursor: not a cursor this hub returned") from error
 

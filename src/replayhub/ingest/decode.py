@@ -35,7 +35,7 @@ class IngestUser(msgspec.Struct, forbid_unknown_fields=False):
 
 
 class IngestBody(msgspec.Struct, forbid_unknown_fields=False):
-    session_id: Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9._:-]{8,128}$")]
+    session_id: Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9._:-]{8,128}\Z")]
     seq: Annotated[int, msgspec.Meta(ge=0, le=2**31 - 1)]
     events: list[msgspec.Raw]
     app_key: Short | None = None
@@ -66,7 +66,7 @@ def decode_body(body: bytes, content_encoding: str, limits: LimitSettings) -> Ba
         parsed = msgspec.json.decode(raw, type=IngestBody)
     except msgspec.ValidationError as error:
         raise IngestRefused(422, "Invalid batch", f"the batch is malformed: {error}") from error
-    except msgspec.DecodeError as error:
+    except (msgspec.DecodeError, RecursionError) as error:
         raise IngestRefused(422, "Invalid JSON", f"the body is not valid JSON: {error}") from error
     if len(parsed.events) > limits.max_events_per_batch:
         raise IngestRefused(
@@ -74,9 +74,13 @@ def decode_body(body: bytes, content_encoding: str, limits: LimitSettings) -> Ba
             f"the batch has {len(parsed.events)} events; "
             f"the limit is {limits.max_events_per_batch}",
             "max_events_per_batch")
-    events = _decode_events(parsed.events, limits)
+    try:
+        events = _decode_events(parsed.events, limits)
+        metadata = _check_metadata(parsed.metadata)
+    except (msgspec.DecodeError, RecursionError) as error:
+        raise IngestRefused(422, "Invalid event", f"an event cannot be read: {error}") from error
     return Batch(parsed.session_id, parsed.seq, parsed.app_key, parsed.user,
-                 _check_metadata(parsed.metadata), events, len(raw))
+                 metadata, events, len(raw))
 
 
 def _decompress(body: bytes, content_encoding: str, limit: int) -> bytes:

@@ -175,7 +175,7 @@ class Ingestor:
                 return IngestResult(batch.session_id, batch.seq, len(batch.events), True)
             in_order = (session.indexed_seq if session else -1) == batch.seq - 1
             state = await self._state_for(tx, session) if in_order else IndexedState(new_state())
-            result = process_batch(state.state, batch.events, conservative=not in_order)
+            result = _index_or_refuse(state.state, batch, conservative=not in_order)
             data = compress(msgspec.json.encode(batch.events))
             key = segment_key(batch.session_id, batch.seq)
             await self.blobs.put(key, data)
@@ -461,6 +461,18 @@ class IngestStats:
                      bytes=self.bytes, seconds=round(now - self.since, 1))
             self.batches = self.events = self.bytes = 0
             self.since = now
+
+
+def _index_or_refuse(state: IndexState, batch: Batch, *, conservative: bool) -> BatchResult:
+    """Index (and scrub) the batch; an event whose inner shape the indexer cannot read
+    refuses the whole batch with a 422 rather than a 500."""
+    try:
+        return process_batch(state, batch.events, conservative=conservative)
+    except (AttributeError, TypeError, KeyError, ValueError, IndexError, RecursionError) as error:
+        log.warning("ingest.unreadable_event", session_id=batch.session_id, seq=batch.seq,
+                    error=f"{type(error).__name__}: {error}")
+        raise IngestRefused(422, "Invalid event",
+                            f"an event has a shape rrweb does not produce: {error}") from error
 
 
 class IndexedState:

@@ -35,7 +35,10 @@ def http_to_problem(_: Request[Any, Any, Any], error: HTTPException) -> Response
 
 
 def unexpected_to_problem(request: Request[Any, Any, Any], error: Exception) -> Response[Any]:
-    log.exception("request.failed", path=request.url.path, error=type(error).__name__)
+    # The route's template, not the path: a share link's path is itself a secret.
+    route = request.scope.get("path_template") or request.scope.get("route_handler", "?")
+    log.exception("request.failed", route=str(route), method=request.method,
+                  error=type(error).__name__)
     return _document(500, "Internal error", "the hub failed to answer; the error is logged")
 
 

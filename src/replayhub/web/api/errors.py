@@ -36,8 +36,10 @@ class ErrorController(Controller):
         """Error groups with occurrences in [since, until) (default: the last 7 days)."""
         hub: Hub = request.app.state.hub
         try:
-            end = parse_time(until, "until") or int(time.time() * 1000)
-            start = parse_time(since, "since") or end - 7 * DAY
+            end = parse_time(until, "until")
+            end = int(time.time() * 1000) if end is None else end
+            start = parse_time(since, "since")
+            start = end - 7 * DAY if start is None else start
         except BadFilter as bad:
             raise problem(400, "Invalid filter", str(bad)) from None
         if start >= end:

@@ -66,7 +66,8 @@ class WebhookDeliveryController(Controller):
     @post("/{webhook_id:int}/retry", name="webhook_deliveries:retry",
           operation_id="retryWebhookDelivery", status_code=202, guards=[requires("agent")])
     async def retry(self, request: Request[Any, Any, Any],
-                    webhook_id: int) -> Response[WebhookItem]:
+                    webhook_id: Annotated[int, Parameter(ge=1, le=2**63 - 1)]
+                    ) -> Response[WebhookItem]:
         """Process a failed webhook again, with a fresh budget of attempts."""
         hub: Hub = request.app.state.hub
         if not await retry_failed_webhook(hub.db, webhook_id, now_ms()):
