@@ -272,3 +272,18 @@ async def test_odd_events_are_422_not_500(client: AsyncTestClient[Any], mutate: 
                                  headers=NO_AUTH)
     assert response.status_code == 422, response.text
     assert await counts(client) == (0, 0)
+
+
+async def test_an_early_batch_arriving_late_moves_the_start_back(
+        client: AsyncTestClient[Any]) -> None:
+    _, key = await make_app(client)
+    assert (await send(client, key, tiny_batch("sess-late-start1", 1, START + 5000))).status_code \
+        == 202
+    assert (await send(client, key, tiny_batch("sess-late-start1", 0, START))).status_code == 202
+    await client.hub.ingestor.close_quiet_sessions(quiet_ms=0)
+    detail = (await client.get("/api/v1/sessions/sess-late-start1")).json()
+    assert detail["started_at"] == "2026-09-21T14:13:20.000Z"
+    assert detail["duration_ms"] == 5010
+    assert all(entry["t"] >= 0 for entry in detail["timeline"])
+    found = (await client.get("/api/v1/sessions", params={"url": "shop.example.test"})).json()
+    assert [item["id"] for item in found["items"]] == ["sess-late-start1"]

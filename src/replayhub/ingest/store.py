@@ -304,6 +304,9 @@ class Ingestor:
         """The rows of one transaction: the session first (the others refer to it)."""
         session = writes.session
         _write_session(tx, session, writes.row)
+        if writes.row and writes.row["started_at"] != session.started_at:
+            tx.execute(update(SessionUrl).where(SessionUrl.session_id == session.id)
+                       .values(started_at=session.started_at))
         if writes.segment is not None:
             tx.execute(insert(Segment), writes.segment)
         for rows in writes.rows:
@@ -332,7 +335,10 @@ class Ingestor:
         if agent and not session.user_agent:
             session.user_agent = agent
             session.browser, session.os, session.device = parse_user_agent(agent)
+        first = min((event["timestamp"] for event in batch.events), default=session.started_at)
         last = max((event["timestamp"] for event in batch.events), default=session.ended_at)
+        # An early batch that arrives late moves the start back (timeline t stays >= 0).
+        session.started_at = min(session.started_at, int(first))
         session.ended_at = max(session.ended_at, int(last))
         session.duration_ms = session.ended_at - session.started_at
         session.event_count += len(batch.events)
