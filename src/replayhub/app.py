@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import msgspec
+import structlog
 from litestar import Litestar, get
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
@@ -14,11 +15,14 @@ from litestar.plugins.problem_details import ProblemDetailsPlugin
 from replayhub import __version__
 from replayhub.config import Settings, load_settings
 from replayhub.hub import Hub, background
+from replayhub.logs import configure_logging
 from replayhub.web.api.apps import AppController
 from replayhub.web.api.errors import ErrorController
+from replayhub.web.api.incidents import IncidentController
 from replayhub.web.api.ingest import IngestController
 from replayhub.web.api.sessions import SessionController
 from replayhub.web.api.snapshots import SnapshotController
+from replayhub.web.auth import refuse_cross_site
 from replayhub.web.connectors import CONNECTOR_HANDLERS, connector_routes, dispatch_forever
 from replayhub.web.problems import EXCEPTION_HANDLERS, PROBLEM_DETAILS
 from replayhub.web.ui import UI_HANDLERS
@@ -36,6 +40,9 @@ async def health() -> Health:
 
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or load_settings()
+    if not structlog.is_configured():
+        # Never structlog's development defaults: they print frame locals, headers included.
+        configure_logging(settings.log_level, settings.log_format)
     hub = Hub.from_settings(settings)
 
     @asynccontextmanager
@@ -51,9 +58,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
 
     return Litestar(
         route_handlers=[health, AppController, IngestController, SessionController,
-                        SnapshotController, ErrorController, *UI_HANDLERS,
+                        SnapshotController, ErrorController, IncidentController, *UI_HANDLERS,
                         *CONNECTOR_HANDLERS, *connector_routes(hub)],
         lifespan=[lifespan],
+        before_request=refuse_cross_site,
         plugins=[ProblemDetailsPlugin(PROBLEM_DETAILS)],
         logging_config=None,
         exception_handlers=EXCEPTION_HANDLERS,

@@ -59,8 +59,46 @@ class OutboxSettings(msgspec.Struct, forbid_unknown_fields=True):
     backoff_max_seconds: float = 600.0
 
 
+class IncidentServiceMapping(msgspec.Struct, forbid_unknown_fields=True):
+    """One `[[incident_services]]` table: which apps and pages a vendor's service covers."""
+
+    service: str
+    """The vendor's service name or id, a glob (`checkout*`, `PF9KMXH`, `*`)."""
+    apps: list[str] = []
+    """App ids or names (globs) the service's incidents concern; empty: every app."""
+    urls: list[str] = []
+    """Page URL globs (`https://shop.example.com/checkout*`); empty: every page."""
+
+
+class IncidentSettings(msgspec.Struct, forbid_unknown_fields=True):
+    """How an incident's impact is measured (GET /api/v1/incidents/{id}/impact)."""
+
+    window_before_minutes: int = 15
+    """The impact window opens this many minutes before the incident started."""
+    baseline_days: int = 7
+    """Error counts are compared with the same window on each of this many previous days."""
+    spike_ratio: float = 2.0
+    """An error group spiked when its count in the window is at least this many times its
+    baseline mean (any count over a zero baseline spikes)."""
+    max_replays: int = 10
+    """Most replays listed as evidence."""
+
+
+def masked_repr(struct: msgspec.Struct, secrets: tuple[str, ...]) -> str:
+    """The struct's repr with the values of `secrets` hidden (set ones show as ***)."""
+    fields = []
+    for name in struct.__struct_fields__:
+        value = getattr(struct, name)
+        shown = "'***'" if name in secrets and value else repr(value)
+        fields.append(f"{name}={shown}")
+    return f"{type(struct).__name__}({', '.join(fields)})"
+
+
 class Settings(msgspec.Struct, forbid_unknown_fields=True):
     """Everything the hub reads at start; see config.example.toml for each key."""
+
+    def __repr__(self) -> str:
+        return masked_repr(self, ("admin_token", "secret_key", "database_url", "connectors"))
 
     data_dir: str = "./var"
     """Folder for the SQLite database, the blob store and generated secrets."""
@@ -82,6 +120,9 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True):
     limits: LimitSettings = msgspec.field(default_factory=LimitSettings)
     snapshots: SnapshotSettings = msgspec.field(default_factory=SnapshotSettings)
     outbox: OutboxSettings = msgspec.field(default_factory=OutboxSettings)
+    incidents: IncidentSettings = msgspec.field(default_factory=IncidentSettings)
+    incident_services: list[IncidentServiceMapping] = msgspec.field(default_factory=list)
+    """`[[incident_services]]` tables: an incident's service → the apps and URLs it covers."""
     connectors: dict[str, dict[str, Any]] = msgspec.field(default_factory=dict)
     """`[connectors.<name>]` tables, each checked by its connector's typed settings."""
 

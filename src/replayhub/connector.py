@@ -8,6 +8,8 @@ from typing import Any, ClassVar
 
 import msgspec
 
+from replayhub.config import masked_repr
+
 CAPABILITIES = ("post_note", "upload_image", "list_comments", "find_user", "tag_ticket",
                 "set_ticket_field", "publish_document", "verify_webhook")
 
@@ -26,6 +28,9 @@ class ConnectorSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True
     """Fields whose values never reach a log line or an error message."""
     REQUIRED: ClassVar[tuple[str, ...]] = ()
     """Fields that must be set when the connector is enabled."""
+
+    def __repr__(self) -> str:
+        return masked_repr(self, self.SECRETS)
 
     def missing(self) -> list[str]:
         """Required fields left empty (an enabled connector cannot start without them)."""
@@ -109,7 +114,27 @@ class CommentAdded(msgspec.Struct):
     ticket_id: str
 
 
-WebhookEvent = TicketCreated | CommentAdded
+class IncidentUpdate(msgspec.Struct, kw_only=True):
+    """An incident was opened, acknowledged or resolved at an on-call or incident tool."""
+
+    event_key: str
+    external_id: str
+    """The vendor's incident id (unique per source)."""
+    status: str
+    """triggered, acknowledged or resolved."""
+    occurred_at: int
+    """Epoch milliseconds of this change (the timeline entry's time)."""
+    title: str = ""
+    services: list[str] = []
+    """The vendor's names and ids of the affected service(s): matched to `[[incident_services]]`."""
+    started_at: int | None = None
+    """Epoch milliseconds the incident began (None: `occurred_at` of its first update)."""
+    resolved_at: int | None = None
+    url: str = ""
+    """The incident's page at the vendor."""
+
+
+WebhookEvent = TicketCreated | CommentAdded | IncidentUpdate
 
 
 class NotePolicy(msgspec.Struct):
@@ -214,6 +239,11 @@ class VerifyWebhook(ABC):
     @abstractmethod
     def verify_webhook(self, headers: Mapping[str, str], body: bytes, now: float) -> None:
         """Raise WebhookRejected unless the request is signed by the vendor and fresh."""
+
+    def verify_request(self, headers: Mapping[str, str], query: Mapping[str, str], body: bytes,
+                       now: float) -> None:
+        """The whole request (a vendor without signatures may send a token in the query)."""
+        self.verify_webhook(headers, body, now)
 
     @abstractmethod
     def parse_webhook(self, body: bytes) -> WebhookEvent | None:

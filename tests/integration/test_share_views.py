@@ -168,3 +168,29 @@ async def test_secret_key_is_generated_private(client: AsyncTestClient[Any]) -> 
     path = Path(client.hub.settings.data_dir) / "secret-key"
     assert path.is_file() and stat.S_IMODE(path.stat().st_mode) == 0o600
     assert client.hub.secret_key == path.read_text().strip().encode()
+
+
+async def test_cookie_requests_from_another_site_are_refused(
+        client: AsyncTestClient[Any]) -> None:
+    """CSRF: a state change that relies on the login cookie must come from the hub's pages."""
+    _, key = await make_app(client)
+    session_id = await ingest_recording(client, key, recording("broken"))
+    signed_in = await client.post("/login", data={"token": ADMIN}, headers=NO_AUTH,
+                                  follow_redirects=False)
+    assert signed_in.status_code == 303
+    share = f"/api/v1/sessions/{session_id}/share"
+    cross = await client.post(share, json={"t": 0}, headers={
+        **NO_AUTH, "Origin": "https://evil.example", "Sec-Fetch-Site": "cross-site"})
+    assert cross.status_code == 403
+    assert cross.headers["content-type"].startswith("application/problem+json")
+    sibling = await client.post(share, json={"t": 0}, headers={
+        **NO_AUTH, "Origin": "https://app.example.test"})
+    assert sibling.status_code == 403
+    own = await client.post(share, json={"t": 0}, headers={
+        **NO_AUTH, "Origin": "http://testserver.local", "Sec-Fetch-Site": "same-origin"})
+    assert own.status_code == 201, own.text
+    login_csrf = await client.post("/login", data={"token": ADMIN}, follow_redirects=False,
+                                   headers={**NO_AUTH, "Origin": "https://evil.example"})
+    assert login_csrf.status_code == 403
+    bearer = await client.post(share, json={"t": 0}, headers={"Origin": "https://evil.example"})
+    assert bearer.status_code == 201  # API clients with a token are not cookie-borne

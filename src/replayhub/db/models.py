@@ -308,3 +308,42 @@ class Comment(SQLModel, table=True):
     author: str = Field(max_length=200)
     body: str = Field(sa_type=Text)
     created_at: int = _ms()
+
+
+class Incident(SQLModel, table=True):
+    """An incident from an on-call tool (or entered by hand); its impact is measured on replays."""
+
+    __tablename__ = "incidents"
+    __table_args__ = (UniqueConstraint("source", "external_id"),
+                      Index("ix_incidents_started", "started_at", "id"))
+    id: str = Field(primary_key=True, max_length=32)
+    source: str = Field(max_length=50)
+    """The connector it came from (pagerduty, incidentio, opsgenie, incidents) or manual."""
+    external_id: str = Field(max_length=200)
+    title: str = Field(default="", sa_type=Text)
+    status: str = Field(max_length=20)
+    """triggered, acknowledged or resolved."""
+    service: str = Field(default="", max_length=300)
+    url: str = Field(default="", sa_type=Text)
+    started_at: int = _ms()
+    resolved_at: int | None = _ms(nullable=True)
+    app_ids: str = Field(default="[]", sa_type=Text)
+    """JSON list of app ids the incident concerns; empty: every app."""
+    url_patterns: str = Field(default="[]", sa_type=Text)
+    """JSON list of page URL globs; empty: every page."""
+    created_at: int = _ms()
+    updated_at: int = _ms()
+
+
+class IncidentEvent(SQLModel, table=True):
+    """The incident's timeline: triggered, acknowledged, resolved, with their times."""
+
+    __tablename__ = "incident_events"
+    __table_args__ = (UniqueConstraint("incident_id", "event_key"),
+                      Index("ix_incident_events_incident", "incident_id", "at"))
+    id: int | None = Field(default=None, primary_key=True)
+    incident_id: str = Field(foreign_key="incidents.id", max_length=32)
+    kind: str = Field(max_length=20)
+    at: int = _ms()
+    event_key: str = Field(max_length=200)
+    """The inbox key of the webhook that brought it (a redelivery adds nothing)."""

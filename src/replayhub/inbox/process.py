@@ -17,6 +17,7 @@ from replayhub.comments import import_ticket_comments
 from replayhub.connector import (
     CommentAdded,
     Connector,
+    IncidentUpdate,
     TicketCreated,
     VendorError,
     VerifyWebhook,
@@ -45,6 +46,10 @@ async def handle_event(hub: Hub, connector: Connector, event: WebhookEvent) -> N
         await replays_for_new_ticket(hub, connector, event)
     elif isinstance(event, CommentAdded):
         await import_ticket_comments(hub, connector, event.ticket_id)
+    elif isinstance(event, IncidentUpdate):
+        from replayhub.incidents import record_incident_update
+
+        await record_incident_update(hub, connector.name, event)
 
 
 async def process_webhook(hub: Hub, connector: Connector, event: WebhookEvent,

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from typing import Any
+from urllib.parse import urlsplit
 
+from litestar import Request
 from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
@@ -65,3 +67,34 @@ def requires(needed: str, cookie: bool = False) -> Guard:
         connection.state.role = role
 
     return guard
+
+
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+CROSS_SITE_BY_DESIGN = ("/api/v1/ingest", "/webhooks/", "/zendesk/")
+"""Browsers post ingest batches from the recorded site; vendors post webhooks; Zendesk posts
+the sidebar's signed request. Each is authenticated by its own key or signature."""
+
+
+def same_origin(request: Request[Any, Any, Any]) -> bool:
+    """Whether a browser sent this request from the hub's own pages (Fetch Metadata, else
+    Origin); a request from no browser at all carries neither header."""
+    site = request.headers.get("sec-fetch-site")
+    if site is not None:
+        return site in ("same-origin", "none")
+    origin = request.headers.get("origin")
+    if origin is None:
+        return True
+    return urlsplit(origin).netloc == request.headers.get("host", "")
+
+
+async def refuse_cross_site(request: Request[Any, Any, Any]) -> None:
+    """CSRF defence for the login cookie: a state-changing request that relies on cookies
+    (no Authorization header) must come from the hub's own pages. SameSite=Lax alone lets
+    a sibling subdomain through."""
+    if request.method in SAFE_METHODS or request.url.path.startswith(CROSS_SITE_BY_DESIGN):
+        return
+    if request.headers.get("authorization", "").strip():
+        return
+    if not same_origin(request):
+        raise PermissionDeniedException(
+            "cross-site request refused: this form or call must come from the hub's own pages")

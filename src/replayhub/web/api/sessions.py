@@ -27,7 +27,8 @@ from replayhub.web.problems import problem
 
 Limit = Annotated[int, QueryParameter(ge=1, le=200, description="Page size (1-200).")]
 Query = FromQuery[str | None]
-FromSeq = Annotated[int | None, Parameter(ge=0, le=2**31 - 1, description="First stored batch (seq).")]
+FromSeq = Annotated[int | None, Parameter(ge=0, le=2**31 - 1,
+                                          description="First stored batch (seq).")]
 Segments = Annotated[int | None, Parameter(ge=1, le=1000,
                                            description="Most stored batches to return.")]
 

@@ -43,7 +43,7 @@ class WebhookController(Controller):
         target = webhook_connector(hub, connector)
         body = await request.body()
         try:
-            target.verify_webhook(request.headers, body, time.time())
+            target.verify_request(request.headers, request.query_params, body, time.time())
             event = target.parse_webhook(body)
         except WebhookRejected as rejected:
             raise problem(rejected.status, "Webhook refused", rejected.detail) from None

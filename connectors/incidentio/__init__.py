@@ -1,0 +1,1 @@
+"""incident.io: incidents arrive through its (Svix-signed) webhooks."""

@@ -1,0 +1,1 @@
+"""Opsgenie: alerts arrive through its outgoing webhook integration (token-checked)."""

@@ -1,0 +1,1 @@
+"""PagerDuty: incidents arrive through webhooks v3 (the post-mortem note comes later)."""
