@@ -170,7 +170,9 @@ class ZendeskSidebarController(Controller):
             raise problem(401, "Not authorized",
                           "the sidebar token is missing, not valid or expired: reload the app",
                           headers={"WWW-Authenticate": TOKEN_HEADER}) from None
-        hours = lookback_hours or settings.lookback_hours
+        # Never further back than the hub's setting: the sidebar token is not bound to one
+        # requester, so it must not open a deeper window than a ticket note would.
+        hours = min(lookback_hours or settings.lookback_hours, settings.lookback_hours)
         since = int(time.time() * 1000) - hours * 3_600_000
         found = await find_sessions_for_requester(
             hub, Requester(email or None, external_id or None), since, MAX_SESSIONS)
