@@ -78,7 +78,8 @@ async def test_the_sidebar_lists_the_requesters_sessions(
     wider = await client.get("/zendesk/sidebar/sessions",
                              params={"email": "alan@example.com", "lookback_hours": 48},
                              headers={**NO_AUTH, "X-ReplayHub-Sidebar": token})
-    assert len(wider.json()["items"]) == 3
+    assert len(wider.json()["items"]) == 2  # never further back than lookback_hours
+    assert wider.json()["lookback_hours"] == 24
     nobody = await client.get("/zendesk/sidebar/sessions", params={"email": "x@example.com"},
                               headers={**NO_AUTH, "X-ReplayHub-Sidebar": token})
     assert nobody.json()["items"] == []
