@@ -84,6 +84,16 @@ class IncidentSettings(msgspec.Struct, forbid_unknown_fields=True):
     """Most replays listed as evidence."""
 
 
+class PostmortemSettings(msgspec.Struct, forbid_unknown_fields=True):
+    """Post-mortem drafts (GET /api/v1/incidents/{id}/postmortem)."""
+
+    template_dir: str = ""
+    """A folder with your own `postmortem.md.j2` / `postmortem.html.j2`, searched before the
+    built-in templates/postmortem/ (which stay reachable as `builtin/...` to extend)."""
+    share_link_days: int = 90
+    """How long the signed replay links in a draft work (at most 90 days)."""
+
+
 def masked_repr(struct: msgspec.Struct, secrets: tuple[str, ...]) -> str:
     """The struct's repr with the values of `secrets` hidden (set ones show as ***)."""
     fields = []
@@ -121,6 +131,7 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True):
     snapshots: SnapshotSettings = msgspec.field(default_factory=SnapshotSettings)
     outbox: OutboxSettings = msgspec.field(default_factory=OutboxSettings)
     incidents: IncidentSettings = msgspec.field(default_factory=IncidentSettings)
+    postmortem: PostmortemSettings = msgspec.field(default_factory=PostmortemSettings)
     incident_services: list[IncidentServiceMapping] = msgspec.field(default_factory=list)
     """`[[incident_services]]` tables: an incident's service → the apps and URLs it covers."""
     connectors: dict[str, dict[str, Any]] = msgspec.field(default_factory=dict)

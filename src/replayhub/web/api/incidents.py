@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import msgspec
-from litestar import Controller, Request, get, post
+from litestar import Controller, Request, Response, get, post
 
 from replayhub.hub import Hub
 from replayhub.incidents import (
@@ -20,7 +20,9 @@ from replayhub.incidents import (
 )
 from replayhub.index.impact import Impact, incident_impact
 from replayhub.index.sessions import BadFilter, parse_time
+from replayhub.postmortem import FORMATS, UnknownFormat, render_postmortem
 from replayhub.web.auth import requires
+from replayhub.web.pages.common import HEADERS
 from replayhub.web.problems import problem
 
 Text = Annotated[str, msgspec.Meta(min_length=1, max_length=500)]
@@ -97,3 +99,24 @@ class IncidentController(Controller):
             return await incident_impact(
                 tx, incident.id, incident.started_at, incident.resolved_at, scope_of(incident),
                 hub.settings.incidents, now_ms(), hub.settings.base_url)
+
+    @get("/{incident_id:str}/postmortem", name="incidents:postmortem",
+         operation_id="getIncidentPostmortem", media_type="text/markdown",
+         guards=[requires("viewer", cookie=True)])
+    async def postmortem(self, request: Request[Any, Any, Any], incident_id: str,
+                         format: str = "markdown") -> Response[str]:
+        """The post-mortem draft (`format` markdown or html): summary, impact figures and
+        chart, timeline, evidence replays with signed links, and placeholders to fill."""
+        hub: Hub = request.app.state.hub
+        if format not in FORMATS:
+            raise problem(400, "Invalid format", f"format must be one of {', '.join(FORMATS)}")
+        incident = await load_incident(hub, incident_id)
+        try:
+            text = await render_postmortem(hub, incident, format)
+        except UnknownFormat as bad:  # pragma: no cover - checked above
+            raise problem(400, "Invalid format", str(bad)) from None
+        if format == "html":
+            return Response(text, media_type="text/html; charset=utf-8", headers=HEADERS)
+        return Response(text, media_type="text/markdown; charset=utf-8", headers={
+            "Content-Disposition": f'inline; filename="postmortem-{incident.id}.md"',
+            "Cache-Control": "no-store"})
