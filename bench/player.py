@@ -37,6 +37,8 @@ from typing import Any
 import httpx
 import msgspec
 
+from replayhub.replay.snapshot import CHROMIUM_ARGS
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import (
     ADMIN,
@@ -58,14 +60,7 @@ from _common import (
 
 MB = 1_000_000
 CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
+ARGS = CHROMIUM_ARGS
 VIEWPORT = {"width": 1366, "height": 768}
 PLAYER_STATIC = ROOT / "src" / "replayhub" / "web" / "static" / "player"
 MAX_BATCH_EVENTS = 4000  # the hub refuses more than 5000 events a batch

@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from replayhub.config import SnapshotSettings
+from replayhub.replay.snapshot import CHROMIUM_ARGS, chromium_path
 from tests.browser.hub_server import RunningHub, running_hub
 from tests.conftest import ADMIN, IN_CI
 
-CHROMIUM = os.environ.get("REPLAYHUB_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
+CHROMIUM = os.environ.get("REPLAYHUB_CHROMIUM") or chromium_path(SnapshotSettings())
+ARGS = CHROMIUM_ARGS  # the same flags the hub's snapshot renderer uses
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 

@@ -8,8 +8,6 @@ Chromium or the built assets (`npm run build`) are not available.
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import threading
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -17,20 +15,11 @@ from pathlib import Path
 
 import pytest
 
-playwright_api = pytest.importorskip("playwright.sync_api")
+from tests.browser.conftest import unavailable
 
 ROOT = Path(__file__).resolve().parents[2]
 STATIC = ROOT / "src" / "replayhub" / "web" / "static"
 RECORDINGS = ROOT / "tests" / "fixtures" / "recordings"
-CHROMIUM = os.environ.get("REPLAYHUB_CHROMIUM") or shutil.which("chromium")
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 SECRET = "hunter2-Secret!"
 
 FORM_PAGE = """<!doctype html>
@@ -55,11 +44,11 @@ PLAYER_PAGE = """<!doctype html>
 </head><body><div id="player"></div></body></html>
 """
 
-pytestmark = pytest.mark.skipif(
-    not (STATIC / "sdk" / "replayhub.js").exists()
-    or not (STATIC / "player" / "rrweb-player.js").exists(),
-    reason="browser assets not built (run `npm run build`)",
-)
+@pytest.fixture(scope="module", autouse=True)
+def built_assets() -> None:
+    for bundle in (STATIC / "sdk" / "replayhub.js", STATIC / "player" / "rrweb-player.js"):
+        if not bundle.exists():
+            unavailable(f"{bundle.name} is not built (run `npm run build`)")
 
 
 class _Handler(SimpleHTTPRequestHandler):
@@ -90,14 +79,8 @@ def base_url():
 
 
 @pytest.fixture(scope="module")
-def browser():
-    with playwright_api.sync_playwright() as pw:
-        try:
-            b = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        except Exception as exc:  # no usable browser on this machine
-            pytest.skip(f"cannot launch Chromium: {exc}")
-        yield b
-        b.close()
+def browser(chromium):
+    return chromium
 
 
 @pytest.fixture
