@@ -11,11 +11,10 @@ import base64
 import binascii
 import hashlib
 import hmac
-import json
 from collections.abc import Mapping
 from typing import Any
 
-from replayhub.connector import IncidentUpdate, WebhookRejected
+from replayhub.connector import IncidentUpdate, WebhookRejected, json_object
 from replayhub.inbox.signatures import check_fresh, same
 from replayhub.inbox.times import epoch_ms
 
@@ -79,11 +78,8 @@ def _services(incident: dict[str, Any]) -> list[str]:
 
 
 def parse(body: bytes, include_test: bool = False) -> IncidentUpdate | None:
-    try:
-        data = json.loads(body)
-    except ValueError:
-        raise WebhookRejected(400, "the body is not JSON") from None
-    if not isinstance(data, dict) or not isinstance(data.get("event_type"), str):
+    data = json_object(body)
+    if not isinstance(data.get("event_type"), str):
         raise WebhookRejected(400, "the body has no `event_type`")
     kind = data["event_type"]
     if kind not in INCIDENT_EVENTS:

@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 from collections.abc import Mapping
 from typing import Any
 
-from replayhub.connector import IncidentUpdate, WebhookRejected
+from replayhub.connector import IncidentUpdate, WebhookRejected, json_object
 from replayhub.inbox.signatures import check_fresh, same
 from replayhub.inbox.times import epoch_ms
 
@@ -56,12 +55,7 @@ def _text(data: dict[str, Any], key: str, required: bool = False) -> str:
 
 
 def parse(body: bytes) -> IncidentUpdate:
-    try:
-        data = json.loads(body)
-    except ValueError:
-        raise WebhookRejected(400, "the body is not JSON") from None
-    if not isinstance(data, dict):
-        raise WebhookRejected(400, "the body is not a JSON object")
+    data = json_object(body)
     status = _text(data, "status", True)
     if status not in STATUSES:
         raise WebhookRejected(400, f"`status` must be one of {', '.join(STATUSES)}")

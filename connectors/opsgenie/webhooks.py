@@ -5,11 +5,10 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-import json
 from collections.abc import Mapping
 from typing import Any
 
-from replayhub.connector import IncidentUpdate, WebhookRejected
+from replayhub.connector import IncidentUpdate, WebhookRejected, json_object
 from replayhub.inbox.signatures import same
 from replayhub.inbox.times import epoch_ms
 
@@ -38,11 +37,8 @@ def verify(token: str, headers: Mapping[str, str], query: Mapping[str, str]) -> 
 
 
 def parse(body: bytes, now_ms: int) -> IncidentUpdate | None:
-    try:
-        data = json.loads(body)
-    except ValueError:
-        raise WebhookRejected(400, "the body is not JSON") from None
-    if not isinstance(data, dict) or not isinstance(data.get("alert"), dict):
+    data = json_object(body)
+    if not isinstance(data.get("alert"), dict):
         raise WebhookRejected(400, "the body has no `alert` object")
     status = STATUSES.get(str(data.get("action", "")))
     if status is None:

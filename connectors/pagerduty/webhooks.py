@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 from collections.abc import Mapping
 from typing import Any
 
-from replayhub.connector import IncidentUpdate, WebhookRejected
+from replayhub.connector import IncidentUpdate, WebhookRejected, json_object
 from replayhub.inbox.signatures import same
 from replayhub.inbox.times import epoch_ms
 
@@ -46,11 +45,8 @@ def _object(value: Any, what: str) -> dict[str, Any]:
 
 
 def parse(body: bytes) -> IncidentUpdate | None:
-    try:
-        data = json.loads(body)
-    except ValueError:
-        raise WebhookRejected(400, "the body is not JSON") from None
-    event = _object(_object(data, "JSON").get("event"), "`event`")
+    data = json_object(body)
+    event = _object(data.get("event"), "`event`")
     status = STATUSES.get(str(event.get("event_type", "")))
     if status is None:
         return None

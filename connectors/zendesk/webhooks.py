@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Mapping
 from typing import Any
 
-from replayhub.connector import CommentAdded, TicketCreated, WebhookEvent, WebhookRejected
+from replayhub.connector import (
+    CommentAdded,
+    TicketCreated,
+    WebhookEvent,
+    WebhookRejected,
+    json_object,
+)
 from replayhub.inbox.signatures import check_fresh, hmac_sha256_base64, same
 
 SIGNATURE = "x-zendesk-webhook-signature"
@@ -46,12 +51,7 @@ def _text(value: Any) -> str | None:
 
 def parse(body: bytes) -> WebhookEvent | None:
     """A native event webhook (`type`, `detail`) or our trigger JSON (`ticket_id`)."""
-    try:
-        data = json.loads(body)
-    except ValueError:
-        raise WebhookRejected(400, "the body is not JSON") from None
-    if not isinstance(data, dict):
-        raise WebhookRejected(400, "the body is not a JSON object")
+    data = json_object(body)
     if "type" in data:
         return _parse_event(data)
     if "ticket_id" in data:

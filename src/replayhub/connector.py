@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from typing import Any, ClassVar
@@ -62,6 +63,17 @@ class WebhookRejected(Exception):
         super().__init__(detail)
         self.status = status
         self.detail = detail
+
+
+def json_object(body: bytes) -> dict[str, Any]:
+    """A webhook body that must be one JSON object; anything else is a 400 for the vendor."""
+    try:
+        data = json.loads(body)
+    except ValueError:
+        raise WebhookRejected(400, "the body is not JSON") from None
+    if not isinstance(data, dict):
+        raise WebhookRejected(400, "the body is not a JSON object")
+    return data
 
 
 class Person(msgspec.Struct, omit_defaults=True):
