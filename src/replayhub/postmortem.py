@@ -27,14 +27,14 @@ from replayhub.incidents import Scope, now_ms, scope_of
 from replayhub.index.impact import (
     MINUTE,
     Impact,
-    _error_filters,
-    _frustration_filters,
-    _sessions,
-    _user_key,
-    _user_label,
+    error_filters,
+    frustration_filters,
     incident_impact,
+    sessions_by_id,
+    user_label,
 )
 from replayhub.index.sessions import iso
+from replayhub.ingest.store import user_key
 from replayhub.replay.moments import snapshot_url
 from replayhub.replay.share import DAY_SECONDS, MAX_SECONDS, make_share_token
 from replayhub.templating import clock, templates_dir
@@ -290,29 +290,29 @@ async def _series(tx: AsyncSession, scope: Scope, since: int, until: int) -> _Se
     rows = await tx.execute(
         select(bucket, ErrorEvent.session_id, ErrorEvent.user_key, ErrorEvent.t,
                ErrorEvent.type, ErrorEvent.message)
-        .where(*_error_filters(scope, since, until)).order_by(ErrorEvent.t, ErrorEvent.id))
-    for index, session_id, user_key, t, type_, message in rows.tuples():
+        .where(*error_filters(scope, since, until)).order_by(ErrorEvent.t, ErrorEvent.id))
+    for index, session_id, key, t, type_, message in rows.tuples():
         index = min(int(index), count - 1)
         error_buckets[index] += 1
-        user_buckets[index].add(user_key)
+        user_buckets[index].add(key)
         first_hit.setdefault(session_id, t)
         if first_error is None:
             first_error = (t, f"{type_}: {message}" if type_ else message)
     signals = await tx.execute(
         select((Frustration.t - since) // width, Frustration.session_id, Frustration.t)
         .select_from(ReplaySession).join(Frustration, Frustration.session_id == ReplaySession.id)
-        .where(*_frustration_filters(scope, since, until)))
+        .where(*frustration_filters(scope, since, until)))
     frustrated: list[tuple[int, str]] = []
     for index, session_id, t in signals.tuples():
         frustrated.append((min(int(index), count - 1), session_id))
         first_hit[session_id] = min(first_hit.get(session_id, t), t)
-    sessions = await _sessions(tx, list(first_hit))
+    sessions = await sessions_by_id(tx, list(first_hit))
     for index, session_id in frustrated:
         if session_id in sessions:
-            user_buckets[index].add(_user_key(sessions[session_id]))
+            user_buckets[index].add(user_key(sessions[session_id]))
     return _Series(since, until, width, sum(error_buckets), error_buckets, user_buckets,
                    first_error, {sid: t for sid, t in first_hit.items() if sid in sessions},
-                   {sid: _user_label(session) for sid, session in sessions.items()})
+                   {sid: user_label(session) for sid, session in sessions.items()})
 
 
 def _duration(start: int, end: int | None) -> str | None:

@@ -21,6 +21,7 @@ from replayhub.db.models import ErrorEvent, ErrorGroup, Frustration, ReplaySessi
 from replayhub.incidents import Scope
 from replayhub.index.errors import DAY, HOUR
 from replayhub.index.sessions import iso
+from replayhub.ingest.store import user_key
 
 MINUTE = 60_000
 SESSION_SPAN = 24 * HOUR
@@ -129,7 +130,7 @@ def _url_clause(column: ColumnElement[str], scope: Scope) -> list[ColumnElement[
     return [or_(*(column.ilike(glob_to_like(p), escape="\\") for p in scope.url_patterns))]
 
 
-def _error_filters(scope: Scope, since: int, until: int) -> list[ColumnElement[bool]]:
+def error_filters(scope: Scope, since: int, until: int) -> list[ColumnElement[bool]]:
     clauses = [ErrorEvent.t >= since, ErrorEvent.t < until, *_url_clause(ErrorEvent.url, scope)]
     if scope.app_ids:
         clauses.append(ErrorEvent.group_id.in_(
@@ -137,7 +138,7 @@ def _error_filters(scope: Scope, since: int, until: int) -> list[ColumnElement[b
     return clauses
 
 
-def _frustration_filters(scope: Scope, since: int, until: int) -> list[ColumnElement[bool]]:
+def frustration_filters(scope: Scope, since: int, until: int) -> list[ColumnElement[bool]]:
     """Signals in the window, found through the sessions that can hold one."""
     clauses = [
         ReplaySession.started_at >= since - SESSION_SPAN, ReplaySession.started_at < until,
@@ -179,16 +180,16 @@ async def incident_impact(tx: AsyncSession, incident_id: str, started_at: int,
     links = _Links(base_url, scope, since, until)
     groups = await _error_spikes(tx, scope, since, until, settings, links)
     figures = await _session_figures(tx, scope, since, until)
-    sessions = await _sessions(tx, list(figures))
+    sessions = await sessions_by_id(tx, list(figures))
     pages, elements = await _frustration_spots(tx, scope, since, until, links)
-    users = {_user_key(sessions[sid]) for sid in figures if sid in sessions}
+    users = {user_key(sessions[sid]) for sid in figures if sid in sessions}
     first = None
     if figures:
         first_id = min(figures, key=lambda sid: (figures[sid].first_signal, sid))
         session = sessions[first_id]
         first = FirstAffected(
             session_id=first_id, at=iso(figures[first_id].first_signal),
-            user=_user_label(session),
+            user=user_label(session),
             replay_url=links.replay(first_id, figures[first_id].first_signal - session.started_at),
             sessions_url=links.sessions(user_email=session.user_email)
             if session.user_email else links.sessions())
@@ -205,7 +206,7 @@ async def _error_spikes(tx: AsyncSession, scope: Scope, since: int, until: int,
     rows = (await tx.execute(
         select(ErrorEvent.group_id, func.count(), func.count(distinct(ErrorEvent.session_id)),
                func.count(distinct(ErrorEvent.user_key)))
-        .where(*_error_filters(scope, since, until)).group_by(ErrorEvent.group_id))).all()
+        .where(*error_filters(scope, since, until)).group_by(ErrorEvent.group_id))).all()
     if not rows:
         return []
     ids = [row[0] for row in rows]
@@ -217,7 +218,7 @@ async def _error_spikes(tx: AsyncSession, scope: Scope, since: int, until: int,
         counts = dict((await tx.execute(
             select(ErrorEvent.group_id, func.count())
             .where(ErrorEvent.group_id.in_(ids),
-                   *_error_filters(Scope([], scope.url_patterns), since - shift, until - shift))
+                   *error_filters(Scope([], scope.url_patterns), since - shift, until - shift))
             .group_by(ErrorEvent.group_id))).tuples().all())
         for group_id in ids:
             baseline[group_id].append(counts.get(group_id, 0))
@@ -243,20 +244,20 @@ async def _session_figures(tx: AsyncSession, scope: Scope, since: int,
     figures: dict[str, _SessionFigures] = {}
     errors = await tx.execute(
         select(ErrorEvent.session_id, func.count(), func.min(ErrorEvent.t))
-        .where(*_error_filters(scope, since, until)).group_by(ErrorEvent.session_id))
+        .where(*error_filters(scope, since, until)).group_by(ErrorEvent.session_id))
     for session_id, count, first in errors.tuples():
         figures[session_id] = _SessionFigures(errors=count, first_error=first)
     signals = await tx.execute(
         select(Frustration.session_id, func.count(), func.min(Frustration.t))
         .select_from(ReplaySession).join(Frustration, Frustration.session_id == ReplaySession.id)
-        .where(*_frustration_filters(scope, since, until)).group_by(Frustration.session_id))
+        .where(*frustration_filters(scope, since, until)).group_by(Frustration.session_id))
     for session_id, count, first in signals.tuples():
         entry = figures.setdefault(session_id, _SessionFigures())
         entry.frustrations, entry.first_frustration = count, first
     return figures
 
 
-async def _sessions(tx: AsyncSession, ids: list[str]) -> dict[str, ReplaySession]:
+async def sessions_by_id(tx: AsyncSession, ids: list[str]) -> dict[str, ReplaySession]:
     found: dict[str, ReplaySession] = {}
     for start in range(0, len(ids), CHUNK):
         rows = (await tx.execute(select(ReplaySession).where(
@@ -268,7 +269,7 @@ async def _sessions(tx: AsyncSession, ids: list[str]) -> dict[str, ReplaySession
 async def _frustration_spots(tx: AsyncSession, scope: Scope, since: int, until: int,
                              links: _Links) -> tuple[list[FrustrationPage],
                                                      list[FrustrationElement]]:
-    filters = _frustration_filters(scope, since, until)
+    filters = frustration_filters(scope, since, until)
     base = select().select_from(ReplaySession).join(
         Frustration, Frustration.session_id == ReplaySession.id).where(*filters)
     count, sessions = func.count(), func.count(distinct(Frustration.session_id))
@@ -287,11 +288,7 @@ async def _frustration_spots(tx: AsyncSession, scope: Scope, since: int, until: 
     return pages, elements
 
 
-def _user_key(session: ReplaySession) -> str:
-    return session.user_id or session.user_email or f"session:{session.id}"
-
-
-def _user_label(session: ReplaySession) -> str:
+def user_label(session: ReplaySession) -> str:
     return session.user_email or session.user_id or "anonymous"
 
 
@@ -311,7 +308,7 @@ def _rank_replays(figures: dict[str, _SessionFigures], sessions: dict[str, Repla
     seen: set[str] = set()
     first_per_user, later = [], []
     for session_id in ordered:
-        user = _user_key(sessions[session_id])
+        user = user_key(sessions[session_id])
         (later if user in seen else first_per_user).append(session_id)
         seen.add(user)
     replays = []
@@ -319,7 +316,7 @@ def _rank_replays(figures: dict[str, _SessionFigures], sessions: dict[str, Repla
         figure, session = figures[session_id], sessions[session_id]
         moment = figure.first_error if figure.first_error is not None else figure.first_signal
         replays.append(Replay(
-            session_id=session_id, user=_user_label(session), started_at=iso(session.started_at),
+            session_id=session_id, user=user_label(session), started_at=iso(session.started_at),
             errors=figure.errors, frustrations=figure.frustrations,
             first_error_at=iso(figure.first_error) if figure.first_error is not None else None,
             replay_url=links.replay(session_id, moment - session.started_at)))
