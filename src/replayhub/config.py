@@ -94,6 +94,48 @@ class PostmortemSettings(msgspec.Struct, forbid_unknown_fields=True):
     """How long the signed replay links in a draft work (at most 90 days)."""
 
 
+class PersonSettings(msgspec.Struct, forbid_unknown_fields=True):
+    """One `[[people]]` table: someone the hub can mention, notify and name as an owner."""
+
+    email: str
+    name: str = ""
+    slack: str = ""
+    """Slack member id (U…); empty: looked up once by e-mail and cached."""
+    zendesk: str = ""
+    """Zendesk user id."""
+    teams: str = ""
+    """Microsoft Teams sign-in address (for <at> mentions); empty: the e-mail."""
+
+
+class TeamSettings(msgspec.Struct, forbid_unknown_fields=True):
+    """One `[[teams]]` table: a group of people with the places it is told things."""
+
+    name: str
+    members: list[str] = []
+    """E-mails of the members (each should also be a `[[people]]` entry)."""
+    slack_channel: str = ""
+    teams_webhook: str = ""
+    """A Power Automate Workflows URL (a secret: never logged)."""
+    email: str = ""
+
+
+class SmtpSettings(msgspec.Struct, forbid_unknown_fields=True):
+    """`[smtp]`: the mail server that sends mentions, reports and alerts by e-mail."""
+
+    def __repr__(self) -> str:
+        return masked_repr(self, ("password",))
+
+    host: str = ""
+    """Empty: e-mail is off (mails are recorded as failed deliveries naming this key)."""
+    port: int = 25
+    username: str = ""
+    password: str = ""
+    security: str = "none"
+    """none, starttls or tls."""
+    sender: str = "ReplayHub <replayhub@localhost>"
+    timeout_seconds: float = 30
+
+
 def masked_repr(struct: msgspec.Struct, secrets: tuple[str, ...]) -> str:
     """The struct's repr with the values of `secrets` hidden (set ones show as ***)."""
     fields = []
@@ -108,7 +150,8 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True):
     """Everything the hub reads at start; see config.example.toml for each key."""
 
     def __repr__(self) -> str:
-        return masked_repr(self, ("admin_token", "secret_key", "database_url", "connectors"))
+        return masked_repr(self, ("admin_token", "secret_key", "database_url", "connectors",
+                                  "teams", "smtp"))
 
     data_dir: str = "./var"
     """Folder for the SQLite database, the blob store and generated secrets."""
@@ -134,6 +177,11 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True):
     postmortem: PostmortemSettings = msgspec.field(default_factory=PostmortemSettings)
     incident_services: list[IncidentServiceMapping] = msgspec.field(default_factory=list)
     """`[[incident_services]]` tables: an incident's service → the apps and URLs it covers."""
+    people: list[PersonSettings] = msgspec.field(default_factory=list)
+    """`[[people]]` tables (also editable through /api/v1/people)."""
+    teams: list[TeamSettings] = msgspec.field(default_factory=list)
+    """`[[teams]]` tables (also editable through /api/v1/teams)."""
+    smtp: SmtpSettings = msgspec.field(default_factory=SmtpSettings)
     connectors: dict[str, dict[str, Any]] = msgspec.field(default_factory=dict)
     """`[connectors.<name>]` tables, each checked by its connector's typed settings."""
 

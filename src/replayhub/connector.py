@@ -12,7 +12,8 @@ import msgspec
 from replayhub.config import masked_repr
 
 CAPABILITIES = ("post_note", "upload_image", "list_comments", "find_user", "tag_ticket",
-                "set_ticket_field", "publish_document", "verify_webhook")
+                "set_ticket_field", "publish_document", "document_comments", "post_chat_alert",
+                "verify_webhook")
 
 
 class ConnectorSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -149,6 +150,79 @@ class IncidentUpdate(msgspec.Struct, kw_only=True):
 WebhookEvent = TicketCreated | CommentAdded | IncidentUpdate
 
 
+class Attachment(msgspec.Struct):
+    """A file published with a document (a snapshot, a chart)."""
+
+    filename: str
+    content_type: str
+    data: bytes
+
+
+class Document(msgspec.Struct, kw_only=True):
+    """A document rendered by the core (a post-mortem, a report), ready to publish."""
+
+    key: str
+    """Stable identity (`postmortem:inc_…`): publishing it again updates the same page."""
+    title: str
+    markdown: str = ""
+    html: str = ""
+    """XHTML body (Confluence storage format takes it as is)."""
+    attachments: list[Attachment] = []
+    marker: str = ""
+    """A line the published document carries so the hub can find it again."""
+
+
+class PublishedDocument(msgspec.Struct, kw_only=True):
+    """Where a document lives at the vendor."""
+
+    external_id: str
+    url: str
+    version: str = ""
+    """The vendor's version (Confluence's number, a Git blob sha): updates name it."""
+
+
+class ChatPerson(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """Someone an alert mentions, with the ids each chat vendor mentions them by."""
+
+    email: str
+    name: str = ""
+    slack: str = ""
+    teams: str = ""
+
+
+class SnapshotRef(msgspec.Struct):
+    session_id: str
+    t: int
+    """Milliseconds from the session start."""
+
+
+class ChatAlert(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """What an alert says, rendered by the core; each chat connector lays it out its way."""
+
+    key: str
+    """The alert rule and its subject (`rule:fingerprint`): one message per key and cool-down."""
+    kind: str
+    """error.new, error.regressed, error.spike, frustration or playlist.new_sessions."""
+    title: str
+    summary: str
+    """One line: what went wrong, where, for how many."""
+    page_url: str = ""
+    sessions: int = 0
+    users: int = 0
+    mentions: list[ChatPerson] = []
+    replay_url: str = ""
+    """A signed share link deep-linked to the moment."""
+    hub_url: str = ""
+    """The hub's page for the subject (the error group, the playlist)."""
+    session_id: str = ""
+    """The replay the message presents (thread replies become its comments)."""
+    snapshot: SnapshotRef | None = None
+    snapshot_url: str = ""
+    """A public URL of the PNG, only when the hub has a public (non-loopback) URL."""
+    facts: dict[str, str] = {}
+    resolved: bool = False
+
+
 class NotePolicy(msgspec.Struct):
     """How the core attaches replays to a new ticket (a ticketing connector's settings)."""
 
@@ -243,8 +317,39 @@ class SetTicketField(ABC):
 
 class PublishDocument(ABC):
     @abstractmethod
-    async def publish_document(self, title: str, html_body: str) -> str:
-        """Publish a document (a post-mortem, a report); return its URL."""
+    async def publish_document(self, document: Document,
+                               existing: PublishedDocument | None) -> PublishedDocument:
+        """Create the document, or update `existing` in place (a new version, never a
+        second page); return where it now is."""
+
+    @abstractmethod
+    async def find_document(self, document: Document) -> PublishedDocument | None:
+        """The document published earlier under `document.key` (after an uncertain failure)."""
+
+
+class DocumentComments(ABC):
+    @abstractmethod
+    async def list_document_comments(self, published: PublishedDocument) -> list[VendorComment]:
+        """The document's comments, oldest first."""
+
+    @abstractmethod
+    async def post_document_comment(self, published: PublishedDocument, body: str,
+                                    marker: str) -> str:
+        """Add a comment carrying `marker`; return the vendor's id of it."""
+
+
+class PostChatAlert(ABC):
+    @abstractmethod
+    async def post_alert(self, channel: str, alert: ChatAlert, marker: str) -> str:
+        """Post the alert as a new message in `channel`; return the message's id."""
+
+    async def update_alert(self, channel: str, message_id: str, alert: ChatAlert) -> bool:
+        """Update a posted alert's message in place; False: the vendor cannot (post again)."""
+        return False
+
+    async def find_alert(self, channel: str, marker: str) -> str | None:
+        """The id of a message carrying `marker`, if an earlier try already posted it."""
+        return None
 
 
 class VerifyWebhook(ABC):
@@ -265,5 +370,6 @@ class VerifyWebhook(ABC):
 CAPABILITY_BASES: dict[str, type] = {
     "post_note": PostNote, "upload_image": UploadImage, "list_comments": ListComments,
     "find_user": FindUser, "tag_ticket": TagTicket, "set_ticket_field": SetTicketField,
-    "publish_document": PublishDocument, "verify_webhook": VerifyWebhook,
+    "publish_document": PublishDocument, "document_comments": DocumentComments,
+    "post_chat_alert": PostChatAlert, "verify_webhook": VerifyWebhook,
 }

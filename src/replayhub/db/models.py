@@ -347,3 +347,28 @@ class IncidentEvent(SQLModel, table=True):
     at: int = _ms()
     event_key: str = Field(max_length=200)
     """The inbox key of the webhook that brought it (a redelivery adds nothing)."""
+
+
+
+# --- Post-mortem notebook: edited sections, incident comments (migration 0006) ---
+
+
+# --- Publications of post-mortems to Confluence, Notion, Git (migration 0007) ---
+
+
+# --- People, teams and ownership (migration 0008) ---
+
+
+# --- Alert rules' state and cool-downs (migration 0009) ---
+
+
+# --- Chat messages and threads (migration 0010) ---
+
+
+# --- Scheduler: leader lease, schedules and runs (migration 0011) ---
+
+
+# --- Playlists (migration 0012) ---
+
+
+# --- Reports (migration 0013) ---
