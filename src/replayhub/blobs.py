@@ -1,4 +1,5 @@
-"""BlobStore: put/get/delete of compressed replay segments (a local folder by default)."""
+"""BlobStore: put/get/delete of compressed replay segments (a local folder by default, or an
+S3-compatible bucket shared by several hub processes)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,10 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from replayhub.config import BlobSettings
 
 
 class BlobNotFound(KeyError):
@@ -71,3 +75,61 @@ class LocalBlobStore:
         except BaseException:
             Path(tmp_name).unlink(missing_ok=True)
             raise
+
+
+class S3BlobStore:
+    """Blobs as objects in an S3-compatible bucket (AWS, MinIO, R2, ...), through obstore.
+
+    A put returns once the object store has acknowledged the whole object, which S3 makes
+    durable; keys live under `prefix` so one bucket can serve several hubs.
+    """
+
+    def __init__(self, settings: BlobSettings) -> None:
+        from obstore.store import S3Store
+
+        options: dict[str, object] = {}
+        if settings.endpoint:
+            options["endpoint"] = settings.endpoint
+        if settings.region:
+            options["region"] = settings.region
+        if settings.access_key_id:
+            options["access_key_id"] = settings.access_key_id
+            options["secret_access_key"] = settings.secret_access_key
+        client = {"allow_http": True} if settings.endpoint.startswith("http://") else {}
+        self.prefix = settings.prefix.strip("/")
+        self.store = S3Store(settings.bucket, client_options=client, **options)  # type: ignore[arg-type]
+
+    def _key(self, key: str) -> str:
+        if ".." in key.split("/"):
+            raise ValueError(f"blob key {key!r} leaves the blob prefix")
+        return f"{self.prefix}/{key}" if self.prefix else key
+
+    async def put(self, key: str, data: bytes) -> None:
+        import obstore
+
+        await obstore.put_async(self.store, self._key(key), data)
+
+    async def get(self, key: str) -> bytes:
+        import obstore
+
+        try:
+            result = await obstore.get_async(self.store, self._key(key))
+        except FileNotFoundError as error:
+            raise BlobNotFound(key) from error
+        return bytes(await result.bytes_async())
+
+    async def delete_prefix(self, prefix: str) -> None:
+        import obstore
+
+        paths: list[str] = []
+        async for batch in obstore.list(self.store, prefix=self._key(prefix.rstrip("/"))):
+            paths.extend(item["path"] for item in batch)
+        for start in range(0, len(paths), 1000):
+            await obstore.delete_async(self.store, paths[start:start + 1000])
+
+
+def blob_store(settings: BlobSettings, data_path: Path) -> BlobStore:
+    """The store the settings name: `[blobs] backend = "local"` (default) or `"s3"`."""
+    if settings.backend == "s3":
+        return S3BlobStore(settings)
+    return LocalBlobStore(Path(settings.path) if settings.path else data_path / "blobs")

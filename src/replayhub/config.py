@@ -94,6 +94,33 @@ class PostmortemSettings(msgspec.Struct, forbid_unknown_fields=True):
     """How long the signed replay links in a draft work (at most 90 days)."""
 
 
+class BlobSettings(msgspec.Struct, forbid_unknown_fields=True):
+    """`[blobs]`: where compressed replay segments and snapshot PNGs are kept."""
+
+    def __repr__(self) -> str:
+        return masked_repr(self, ("secret_access_key",))
+
+    def __post_init__(self) -> None:
+        if self.backend not in ("local", "s3"):
+            raise ValueError(f"blobs.backend must be local or s3, not {self.backend!r}")
+        if self.backend == "s3" and not self.bucket:
+            raise ValueError("blobs.bucket is required when blobs.backend is s3")
+
+    backend: str = "local"
+    """local (a folder) or s3 (any S3-compatible store; several hub processes share it)."""
+    path: str = ""
+    """local: the folder; empty: DATA_DIR/blobs."""
+    bucket: str = ""
+    prefix: str = ""
+    """s3: keys are stored under this prefix (one bucket can serve several hubs)."""
+    endpoint: str = ""
+    """s3: empty for AWS; else the store's URL (http://minio:9000, https://<id>.r2...)."""
+    region: str = ""
+    access_key_id: str = ""
+    """s3: empty: the AWS_* environment variables or the instance's role."""
+    secret_access_key: str = ""
+
+
 class PersonSettings(msgspec.Struct, forbid_unknown_fields=True):
     """One `[[people]]` table: someone the hub can mention, notify and name as an owner."""
 
@@ -151,7 +178,8 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True):
 
     def __repr__(self) -> str:
         return masked_repr(self, ("admin_token", "secret_key", "database_url", "connectors",
-                                  "teams", "smtp"))
+                                  "teams", "smtp",
+                                  "blobs"))
 
     data_dir: str = "./var"
     """Folder for the SQLite database, the blob store and generated secrets."""
@@ -171,6 +199,7 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True):
     log_format: str = "console"
     """console (readable) or json (one object a line)."""
     limits: LimitSettings = msgspec.field(default_factory=LimitSettings)
+    blobs: BlobSettings = msgspec.field(default_factory=BlobSettings)
     snapshots: SnapshotSettings = msgspec.field(default_factory=SnapshotSettings)
     outbox: OutboxSettings = msgspec.field(default_factory=OutboxSettings)
     incidents: IncidentSettings = msgspec.field(default_factory=IncidentSettings)

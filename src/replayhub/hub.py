@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 import structlog
 
-from replayhub.blobs import BlobStore, LocalBlobStore
+from replayhub.blobs import BlobStore, blob_store
 from replayhub.config import Settings
 from replayhub.connector import Connector
 from replayhub.db.engine import Database
@@ -57,7 +57,7 @@ class Hub:
     @classmethod
     def from_settings(cls, settings: Settings) -> Hub:
         db = Database.from_settings(settings)
-        blobs = LocalBlobStore(settings.data_path / "blobs")
+        blobs = blob_store(settings.blobs, settings.data_path)
         secret_key = load_secret_key(settings.secret_key, settings.data_path)
         return cls(settings, db, blobs, Ingestor(db, blobs), secret_key=secret_key,
                    connectors=build_connectors(settings))
