@@ -12,6 +12,7 @@ from typing import Any, NamedTuple, Protocol, TypeVar
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, create_async_engine
+from sqlalchemy.sql import Executable
 
 from replayhub.config import ConfigError, Settings
 
@@ -69,6 +70,44 @@ def _sync_engine(url: str, begin: Callable[[Connection], None]) -> Engine:
 
 T = TypeVar("T")
 Work = Callable[[Connection], T]
+
+
+_SQLITE_SQL: dict[tuple[Executable, tuple[str, ...]], tuple[str, tuple[str, ...]]] = {}
+
+
+def execute_rows(tx: Connection, statement: Executable, rows: list[dict[str, Any]]) -> int:
+    """Run `statement` once per row (executemany); the number of rows it changed.
+
+    On SQLite the statement is compiled once and run on the driver's own connection: for
+    the few small statements of an ingest batch, SQLAlchemy's per-call work cost more than
+    SQLite itself. Every parameter must come from the rows (no Python-side defaults), and
+    every row must have the same keys. Elsewhere it is a plain `tx.execute`.
+    """
+    if not rows:
+        return 0
+    if tx.dialect.name != "sqlite":
+        return int(tx.execute(statement, rows).rowcount)  # type: ignore[attr-defined]
+    sql, names = _sqlite_sql(tx, statement, tuple(rows[0]))
+    driver = tx.connection.driver_connection
+    assert driver is not None
+    if len(rows) == 1:
+        return int(driver.execute(sql, [rows[0][name] for name in names]).rowcount)
+    return int(driver.executemany(sql, [[row[name] for name in names] for row in rows]).rowcount)
+
+
+def _sqlite_sql(tx: Connection, statement: Executable, keys: tuple[str, ...]
+                ) -> tuple[str, tuple[str, ...]]:
+    """The SQL text of `statement` for rows with `keys`, and the row keys of its `?`s."""
+    known = _SQLITE_SQL.get((statement, keys))
+    if known is None:
+        compiled = statement.compile(dialect=tx.dialect,  # type: ignore[attr-defined]
+                                     column_keys=list(keys))
+        names = tuple(compiled.positiontup or ())
+        missing = set(names) - set(keys)
+        if missing:
+            raise ValueError(f"statement parameters without a value in the rows: {missing}")
+        known = _SQLITE_SQL[(statement, keys)] = (compiled.string, names)
+    return known
 
 
 MAX_GROUP = 256
