@@ -65,6 +65,10 @@ FRUSTRATION_COUNTERS = {
 }
 SESSIONS = ReplaySession.__table__  # type: ignore[attr-defined]
 SESSION_COLUMNS: tuple[str, ...] = tuple(SESSIONS.columns.keys())
+NEW_SESSION: dict[str, Any] = {
+    name: getattr(ReplaySession(id="", app_id="", started_at=0, ended_at=0, created_at=0,
+                                updated_at=0), name) for name in SESSION_COLUMNS}
+"""Column defaults of a new session (built once: a SQLModel instance is slow to make)."""
 INSERT_SESSION = insert(SESSIONS)
 UPDATE_SESSION = update(SESSIONS).where(
     SESSIONS.c.id == bindparam("old_id"),
@@ -95,7 +99,9 @@ def segment_key(session_id: str, seq: int) -> str:
 
 
 def compress(data: bytes) -> bytes:
-    packer = zlib.compressobj(3, zlib.DEFLATED, 31)
+    """gzip at level 1: rrweb JSON is repetitive, so the fastest level already shrinks it
+    ~10x, and every batch pays for this on the ingest path."""
+    packer = zlib.compressobj(1, zlib.DEFLATED, 31)
     return packer.compress(data) + packer.flush()
 
 
@@ -367,11 +373,11 @@ class Ingestor:
 
     @staticmethod
     def _new_session(app_id: str, batch: Batch) -> SessionRow:
-        first = min((event["timestamp"] for event in batch.events), default=now_ms())
         now = now_ms()
-        model = ReplaySession(id=batch.session_id, app_id=app_id, started_at=int(first),
-                              ended_at=int(first), created_at=now, updated_at=now)
-        return SessionRow({name: getattr(model, name) for name in SESSION_COLUMNS})
+        first = batch.first_ts if batch.first_ts is not None else now
+        return SessionRow({**NEW_SESSION, "id": batch.session_id, "app_id": app_id,
+                           "started_at": first, "ended_at": first, "created_at": now,
+                           "updated_at": now})
 
     @staticmethod
     def _describe_session(session: SessionRow, batch: Batch, user_agent: str) -> None:
@@ -383,11 +389,10 @@ class Ingestor:
         if agent and not session.user_agent:
             session.user_agent = agent
             session.browser, session.os, session.device = parse_user_agent(agent)
-        first = min((event["timestamp"] for event in batch.events), default=session.started_at)
-        last = max((event["timestamp"] for event in batch.events), default=session.ended_at)
-        # An early batch that arrives late moves the start back (timeline t stays >= 0).
-        session.started_at = min(session.started_at, int(first))
-        session.ended_at = max(session.ended_at, int(last))
+        if batch.first_ts is not None and batch.last_ts is not None:
+            # An early batch that arrives late moves the start back (timeline t stays >= 0).
+            session.started_at = min(session.started_at, batch.first_ts)
+            session.ended_at = max(session.ended_at, batch.last_ts)
         session.duration_ms = session.ended_at - session.started_at
         session.event_count += len(batch.events)
         session.size_bytes += batch.size_bytes
@@ -396,11 +401,11 @@ class Ingestor:
 
     @staticmethod
     def _segment(batch: Batch, key: str, size: int, indexed: bool) -> dict[str, Any]:
-        stamps = [int(event["timestamp"]) for event in batch.events] or [now_ms()]
+        now = now_ms()
         return {"session_id": batch.session_id, "seq": batch.seq, "blob_key": key,
-                "event_count": len(batch.events), "first_ts": min(stamps),
-                "last_ts": max(stamps), "size_bytes": size, "indexed": indexed,
-                "received_at": now_ms()}
+                "event_count": len(batch.events), "first_ts": batch.first_ts or now,
+                "last_ts": batch.last_ts or now, "size_bytes": size, "indexed": indexed,
+                "received_at": now}
 
     def _fold(self, session: SessionRow, result: BatchResult,
               identified: bool | None = None) -> Rows:
