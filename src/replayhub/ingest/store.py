@@ -1,9 +1,10 @@
 """Store an accepted batch durably (blob + rows in one transaction) and index it in seq order.
 
-The transaction is a few synchronous steps (Database.grouped): one reads the session row,
-then, outside the database, the batch is indexed, scrubbed, compressed and its blob made
-durable, and one more step writes every row. Row values are built in Python first, so each
-table costs one statement and the session row one UPDATE of the columns that changed.
+The transaction is a few synchronous steps (Database.grouped): one reads the session row
+(on SQLite, only when this process did not write it last: RowCache), then, outside the
+database, the batch is indexed, scrubbed, compressed and its blob made durable, and one more
+step writes every row. Row values are built in Python first, so each table costs one
+statement (execute_rows) and the session row one checked UPDATE of the columns that changed.
 
 Batches of one session go through a per-session lock (read -> index -> write); batches of
 different sessions overlap, and on SQLite their writes share one commit (group commit).
@@ -277,7 +278,10 @@ class Ingestor:
 
     def _find_cached(self, session_id: str, seq: int) -> Found | None:
         """What _find would read, from the row this process last committed; None when the
-        row is not cached or the batch needs a look at the stored segments."""
+        row is not cached or the batch needs a look at the stored segments. SQLite only: on
+        PostgreSQL the read also locks the row against the other hub processes."""
+        if not self.db.is_sqlite:
+            return None
         row = self.rows.get(session_id)
         if row is None or row["segment_count"] != row["indexed_seq"] + 1:
             return None
@@ -536,8 +540,8 @@ def _index_or_refuse(state: IndexState, batch: Batch, *, conservative: bool) -> 
 
 class RowCache:
     """Session rows as this process last committed them, so a session's next batch needs no
-    read. A row changed since by someone else (a close by another process) fails the checked
-    UPDATE in _write_session: the batch is retried with a fresh read."""
+    read (on SQLite). A row changed since by someone else (a close by another process) fails
+    the checked UPDATE in _write_session: the batch is retried with a fresh read."""
 
     def __init__(self, size: int = 512) -> None:
         self.size = size
