@@ -38,17 +38,22 @@ class LocalBlobStore:
     def __init__(self, root: Path) -> None:
         self.root = root.resolve()
         self.root.mkdir(parents=True, exist_ok=True)
+        self._root_prefix = os.path.join(str(self.root), "")
 
     def _path(self, key: str) -> Path:
         """The file of a key, checked lexically: resolve() cost a few stat calls per put,
         and the hub never makes symlinks under the root (a key with .. is refused)."""
-        path = Path(os.path.normpath(self.root / key))
-        if not path.is_relative_to(self.root) or path == self.root:
+        return Path(self._file(key))
+
+    def _file(self, key: str) -> str:
+        """_path as a plain string (no pathlib objects on the ingest path)."""
+        path = os.path.normpath(os.path.join(self._root_prefix, key))
+        if not path.startswith(self._root_prefix):
             raise ValueError(f"blob key {key!r} leaves the blob folder")
         return path
 
     async def put(self, key: str, data: bytes) -> None:
-        await asyncio.to_thread(self._put, self._path(key), data)
+        await asyncio.to_thread(self._put, self._file(key), data)
 
     async def get(self, key: str) -> bytes:
         return await asyncio.to_thread(self._get, key)
@@ -63,9 +68,10 @@ class LocalBlobStore:
             raise BlobNotFound(key) from error
 
     @staticmethod
-    def _put(path: Path, data: bytes) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+    def _put(path: str, data: bytes) -> None:
+        folder = os.path.dirname(path)
+        os.makedirs(folder, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(dir=folder, prefix=".tmp-")
         try:
             with os.fdopen(fd, "wb") as handle:
                 handle.write(data)

@@ -12,6 +12,8 @@ from typing import Any, NamedTuple, Protocol, TypeVar
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, create_async_engine
+from sqlalchemy.sql import Executable
+from sqlalchemy.sql.dml import Insert
 
 from replayhub.config import ConfigError, Settings
 
@@ -69,6 +71,65 @@ def _sync_engine(url: str, begin: Callable[[Connection], None]) -> Engine:
 
 T = TypeVar("T")
 Work = Callable[[Connection], T]
+
+
+_SQLITE_SQL: dict[tuple[Executable, tuple[str, ...], int], tuple[str, tuple[str, ...]]] = {}
+ROWS_PER_INSERT = 64
+"""Most rows one multi-row INSERT carries on SQLite (64 rows x 10 columns stay far below
+SQLite's limit of 999 parameters a statement)."""
+
+
+def execute_rows(tx: Connection, statement: Executable, rows: list[dict[str, Any]]) -> int:
+    """Run `statement` for every row; the number of rows it changed.
+
+    On SQLite the statement is compiled once and run on the driver's own connection, and an
+    INSERT takes up to ROWS_PER_INSERT rows a statement: sqlite3 lets go of the GIL for each
+    statement it steps, and getting it back from a busy event loop can take a few ms each
+    time. Every parameter must come from the rows (no Python-side defaults), and every row
+    must have the same keys. Elsewhere it is a plain `tx.execute`.
+    """
+    if not rows:
+        return 0
+    if tx.dialect.name != "sqlite":
+        result = tx.execute(statement, rows[0] if len(rows) == 1 else rows)
+        return int(result.rowcount)  # type: ignore[attr-defined]
+    driver = tx.connection.driver_connection
+    assert driver is not None
+    keys = tuple(rows[0])
+    if not isinstance(statement, Insert):
+        sql, names = _sqlite_sql(tx, statement, keys, 1)
+        params = [[row[name] for name in names] for row in rows]
+        return int(driver.executemany(sql, params).rowcount)
+    changed = 0
+    while rows:
+        # a power of two: a table needs at most 7 distinct statements (1, 2, 4 ... 64 rows)
+        size = min(ROWS_PER_INSERT, 1 << (len(rows).bit_length() - 1))
+        sql, names = _sqlite_sql(tx, statement, keys, size)
+        chunk, rows = rows[:size], rows[size:]
+        changed += driver.execute(sql, [row[name] for row in chunk for name in names]).rowcount
+    return changed
+
+
+def _sqlite_sql(tx: Connection, statement: Executable, keys: tuple[str, ...], rows: int
+                ) -> tuple[str, tuple[str, ...]]:
+    """The SQL text of `statement` for `rows` rows with `keys` (rows > 1: an INSERT with that
+    many VALUES groups), and the row keys of one row's `?`s, in order."""
+    known = _SQLITE_SQL.get((statement, keys, rows))
+    if known is None:
+        compiled = statement.compile(dialect=tx.dialect,  # type: ignore[attr-defined]
+                                     column_keys=list(keys))
+        names = tuple(compiled.positiontup or ())
+        missing = set(names) - set(keys)
+        if missing:
+            raise ValueError(f"statement parameters without a value in the rows: {missing}")
+        sql = compiled.string
+        if rows > 1:
+            group = "(" + ", ".join("?" * len(names)) + ")"
+            if sql.count(group) != 1:
+                raise ValueError(f"cannot repeat the VALUES of {sql!r}")
+            sql = sql.replace(group, ", ".join([group] * rows))
+        known = _SQLITE_SQL[(statement, keys, rows)] = (sql, names)
+    return known
 
 
 MAX_GROUP = 256
@@ -136,14 +197,18 @@ class _SqliteWriter:
         return outcomes
 
     def _in_savepoint(self, connection: Connection, work: Work[Any]) -> Outcome:
-        savepoint = connection.begin_nested()
+        """Savepoints go straight to sqlite3: through SQLAlchemy they cost as much as a step."""
+        driver = connection.connection.driver_connection
+        assert driver is not None
+        driver.execute("SAVEPOINT step")
         try:
             value = work(connection)
         except Exception as error:
-            savepoint.rollback()  # raises when the whole transaction is lost: all run alone
+            driver.execute("ROLLBACK TO step")  # raises when the whole transaction is lost:
+            driver.execute("RELEASE step")  # then every step runs alone
             self.rolled_back()
             return Outcome(None, error)
-        savepoint.commit()
+        driver.execute("RELEASE step")
         return Outcome(value, None)
 
     def _alone(self, work: Work[Any]) -> Outcome:

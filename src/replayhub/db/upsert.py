@@ -9,6 +9,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import SQLModel
 
+from replayhub.db.engine import execute_rows
 from replayhub.db.models import ErrorGroup, Url
 from replayhub.ingest.indexer import ErrorRecord
 
@@ -24,9 +25,16 @@ async def insert_ignore(tx: AsyncSession, model: type[SQLModel], **values: Any) 
     return result.rowcount == 1  # type: ignore[attr-defined,no-any-return]
 
 
+_INSERT_IGNORE: dict[tuple[str, type[SQLModel]], Any] = {}
+
+
 def insert_ignore_many(tx: Connection, model: type[SQLModel], rows: list[dict[str, Any]]) -> None:
-    """INSERT ... ON CONFLICT DO NOTHING for many rows at once."""
-    tx.execute(_insert(tx, model).on_conflict_do_nothing(), rows)
+    """INSERT ... ON CONFLICT DO NOTHING for many rows at once (one statement per dialect)."""
+    key = (tx.dialect.name, model)
+    statement = _INSERT_IGNORE.get(key)
+    if statement is None:
+        statement = _INSERT_IGNORE[key] = _insert(tx, model).on_conflict_do_nothing()
+    execute_rows(tx, statement, rows)
 
 
 def upsert(tx: Connection, model: type[SQLModel], key: list[str], values: dict[str, Any]) -> None:

@@ -53,6 +53,8 @@ async def claim_due_webhooks(db: Database, now: int, lease_ms: int,
             select(WebhookDelivery.id).where(*due)
             .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id).limit(limit)))
             .scalars())
+    if not ids:
+        return []  # the common case: no write transaction (on SQLite it holds ingest's lock)
     claimed: list[int] = []
     async with db.write() as tx:
         for row_id in ids:

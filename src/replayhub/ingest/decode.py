@@ -53,6 +53,9 @@ class Batch(msgspec.Struct):
     metadata: dict[str, Any]
     events: list[dict[str, Any]]
     size_bytes: int
+    first_ts: int | None = None
+    """The earliest and latest event timestamps (None for a batch without events)."""
+    last_ts: int | None = None
 
 
 def decode_body(body: bytes, content_encoding: str, limits: LimitSettings) -> Batch:
@@ -79,8 +82,10 @@ def decode_body(body: bytes, content_encoding: str, limits: LimitSettings) -> Ba
         metadata = _check_metadata(parsed.metadata)
     except (msgspec.DecodeError, RecursionError) as error:
         raise IngestRefused(422, "Invalid event", f"an event cannot be read: {error}") from error
-    return Batch(parsed.session_id, parsed.seq, parsed.app_key, parsed.user,
-                 metadata, events, len(raw))
+    stamps = [event["timestamp"] for event in events]
+    return Batch(parsed.session_id, parsed.seq, parsed.app_key, parsed.user, metadata, events,
+                 len(raw), int(min(stamps)) if stamps else None,
+                 int(max(stamps)) if stamps else None)
 
 
 def _decompress(body: bytes, content_encoding: str, limit: int) -> bytes:

@@ -13,8 +13,12 @@ from replayhub.ingest.mirror import TEXT, Mirror, Node
 
 FULL_SNAPSHOT, INCREMENTAL, META, CUSTOM, PLUGIN = 2, 3, 4, 5, 6
 MUTATION, MOUSE_INTERACTION, INPUT = 0, 2, 5
+INCREMENTAL_SOURCES = (MUTATION, MOUSE_INTERACTION, INPUT)
+"""The incremental sources indexing reads (and scrubbing rewrites); mouse moves, scrolls and
+the like carry no text and are only timed."""
 CLICK, CONTEXT_MENU, DBLCLICK = 2, 3, 4
 ACTION_KINDS = {CLICK: "click", DBLCLICK: "dblclick", CONTEXT_MENU: "contextmenu"}
+NUMBER = (int, float)
 WINDOW_MS = 1000
 RAGE_CLICKS = 3
 CONSOLE_PLUGIN = "rrweb/console@1"
@@ -232,24 +236,31 @@ class _Run:
         }
 
     def feed(self, event: dict[str, Any]) -> None:
+        """Runs for every event of every batch: kept to a few dict lookups."""
+        state = self.state
         kind, t, data = event.get("type"), event.get("timestamp"), event.get("data")
-        t = int(t) if isinstance(t, int | float) else self.state.last_t
+        t = int(t) if isinstance(t, NUMBER) else state.last_t
         self.track_time(t)
-        if self.state.pending_meta is not None and kind != FULL_SNAPSHOT:
+        if state.pending_meta is not None and kind != FULL_SNAPSHOT:
             self.flush_meta(None)
+        if kind == INCREMENTAL:
+            if isinstance(data, dict) and data.get("source") in INCREMENTAL_SOURCES:
+                self.on_incremental(t, data)
+            return
         handler = self.handlers.get(kind)
         if handler is not None and isinstance(data, dict):
             handler(t, data)
 
     def track_time(self, t: int) -> None:
-        result = self.result
-        if result.first_ts is None or t < result.first_ts:
+        result, state = self.result, self.state
+        if result.first_ts is None:
+            result.first_ts = result.last_ts = t
+        elif t < result.first_ts:
             result.first_ts = t
-        if result.last_ts is None or t > result.last_ts:
+        elif t > result.last_ts:  # type: ignore[operator]
             result.last_ts = t
-        self.state.last_t = t
-        bursts = self.state.bursts
-        if bursts and t > bursts[0].clicks[-1].t + WINDOW_MS:
+        state.last_t = t
+        if state.bursts and t > state.bursts[0].clicks[-1].t + WINDOW_MS:
             self.settle(t)
 
     # --- page views -------------------------------------------------------------------

@@ -1,9 +1,10 @@
 """Store an accepted batch durably (blob + rows in one transaction) and index it in seq order.
 
-The transaction is a few synchronous steps (Database.grouped): one reads the session row,
-then, outside the database, the batch is indexed, scrubbed, compressed and its blob made
-durable, and one more step writes every row. Row values are built in Python first, so each
-table costs one statement and the session row one UPDATE of the columns that changed.
+The transaction is a few synchronous steps (Database.grouped): one reads the session row
+(on SQLite, only when this process did not write it last: RowCache), then, outside the
+database, the batch is indexed, scrubbed, compressed and its blob made durable, and one more
+step writes every row. Row values are built in Python first, so each table costs one
+statement (execute_rows) and the session row one checked UPDATE of the columns that changed.
 
 Batches of one session go through a per-session lock (read -> index -> write); batches of
 different sessions overlap, and on SQLite their writes share one commit (group commit).
@@ -22,11 +23,11 @@ from typing import Any, NamedTuple
 
 import msgspec
 import structlog
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from replayhub.blobs import BlobStore
-from replayhub.db.engine import Database, WriteTx
+from replayhub.db.engine import Database, WriteTx, execute_rows
 from replayhub.db.models import (
     Action,
     ErrorEvent,
@@ -65,6 +66,22 @@ FRUSTRATION_COUNTERS = {
 }
 SESSIONS = ReplaySession.__table__  # type: ignore[attr-defined]
 SESSION_COLUMNS: tuple[str, ...] = tuple(SESSIONS.columns.keys())
+NEW_SESSION: dict[str, Any] = {
+    name: getattr(ReplaySession(id="", app_id="", started_at=0, ended_at=0, created_at=0,
+                                updated_at=0), name) for name in SESSION_COLUMNS}
+"""Column defaults of a new session (built once: a SQLModel instance is slow to make)."""
+INSERT_SESSION = insert(SESSIONS)
+UPDATE_SESSION = update(SESSIONS).where(
+    SESSIONS.c.id == bindparam("old_id"),
+    SESSIONS.c.segment_count == bindparam("old_segment_count"),
+    SESSIONS.c.indexed_seq == bindparam("old_indexed_seq"),
+    SESSIONS.c.needs_close == bindparam("old_needs_close"))
+"""SET takes the columns named in the parameters; WHERE checks the row is as it was read."""
+INSERT_SEGMENT = insert(Segment)
+INSERT_PAGE_VIEW = insert(PageView)
+INSERT_ACTION = insert(Action)
+INSERT_ERROR = insert(ErrorEvent)
+INSERT_FRUSTRATION = insert(Frustration)
 
 
 class IngestResult(msgspec.Struct):
@@ -83,7 +100,9 @@ def segment_key(session_id: str, seq: int) -> str:
 
 
 def compress(data: bytes) -> bytes:
-    packer = zlib.compressobj(3, zlib.DEFLATED, 31)
+    """gzip at level 1: rrweb JSON is repetitive, so the fastest level already shrinks it
+    ~10x, and every batch pays for this on the ingest path."""
+    packer = zlib.compressobj(1, zlib.DEFLATED, 31)
     return packer.compress(data) + packer.flush()
 
 
@@ -91,10 +110,28 @@ def decompress(data: bytes) -> bytes:
     return zlib.decompress(data, 47)
 
 
+class SessionRow:
+    """A sessions row as plain attributes (id, app_id, ... as in ReplaySession).
+
+    The ingest path reads and sets a dozen of them for every batch; on a SQLModel instance
+    each set runs validation and change-tracking hooks that cost more than the batch's SQL.
+    """
+
+    def __init__(self, values: dict[str, Any]) -> None:
+        self.__dict__.update(values)
+
+    def __getattr__(self, name: str) -> Any:  # for type checkers: columns are set in __init__
+        raise AttributeError(name)
+
+    def values(self) -> dict[str, Any]:
+        """Every column, as a new dict."""
+        return {name: self.__dict__[name] for name in SESSION_COLUMNS}
+
+
 class Found(NamedTuple):
     """What the first step of a transaction read about one session (locked on PostgreSQL)."""
 
-    session: ReplaySession | None
+    session: SessionRow | None
     row: dict[str, Any]
     """The session row as read ({} for a new session): only changed columns are written."""
     duplicate: bool = False
@@ -116,7 +153,7 @@ class Rows(NamedTuple):
 class Writes(NamedTuple):
     """Everything the last step of a transaction writes."""
 
-    session: ReplaySession
+    session: SessionRow
     row: dict[str, Any]
     segment: dict[str, Any] | None
     rows: list[Rows]
@@ -132,6 +169,7 @@ class Ingestor:
         self.db = db
         self.blobs = blobs
         self.states = StateCache()
+        self.rows = RowCache()
         self.ingest_keys = TokenCache()
         self.ids = IdCache()
         self.session_locks = KeyedLocks()
@@ -157,16 +195,20 @@ class Ingestor:
                 # Two first batches of one session raced on PostgreSQL, or the session row
                 # changed after it was read (another process): the loser retries.
                 self.ids.clear()
+                self.rows.drop(batch.session_id)
                 if attempt == 2:
                     raise
             except BaseException:
                 self.ids.clear()  # ids cached by a rolled-back transaction may not exist
+                self.rows.drop(batch.session_id)
                 raise
         raise AssertionError("unreachable")
 
     async def _ingest_once(self, app_id: str, batch: Batch, user_agent: str) -> IngestResult:
         async with self.db.grouped() as tx:
-            found = await tx.run(partial(self._find, batch.session_id, batch.seq))
+            found = self._find_cached(batch.session_id, batch.seq)
+            if found is None:
+                found = await tx.run(partial(self._find, batch.session_id, batch.seq))
             session = found.session
             if session is not None and session.app_id != app_id:
                 raise IngestRefused(409, "Session belongs to another app",
@@ -191,6 +233,7 @@ class Ingestor:
                 await self._drain(writes, state.state, found.early)
                 writes = writes._replace(checkpoint=self._checkpoint(session, state))
             await tx.finish(partial(self._write, writes))
+        self.rows.put(session.id, session.values())
         if in_order:
             self.states.put(session.id, (session.indexed_seq, True), state)
         self.stats.add(len(batch.events), len(data))
@@ -211,8 +254,10 @@ class Ingestor:
                     await self._close(session_id, cutoff)
             except StaleSession:
                 self.ids.clear()  # a batch arrived meanwhile: the session is not quiet
+                self.rows.drop(session_id)
             except BaseException:
                 self.ids.clear()  # ids cached by a rolled-back transaction may not exist
+                self.rows.drop(session_id)
                 raise
         return len(ids)
 
@@ -228,7 +273,19 @@ class Ingestor:
             checkpoint = self._checkpoint(session, state, force=True)
             await tx.finish(partial(self._write, Writes(session, found.row, None, [rows], [],
                                                         checkpoint)))
+        self.rows.put(session_id, session.values())
         self.states.put(session_id, (session.indexed_seq, False), state)
+
+    def _find_cached(self, session_id: str, seq: int) -> Found | None:
+        """What _find would read, from the row this process last committed; None when the
+        row is not cached or the batch needs a look at the stored segments. SQLite only: on
+        PostgreSQL the read also locks the row against the other hub processes."""
+        if not self.db.is_sqlite:
+            return None
+        row = self.rows.get(session_id)
+        if row is None or row["segment_count"] != row["indexed_seq"] + 1:
+            return None
+        return Found(SessionRow(row), row, duplicate=seq <= row["indexed_seq"])
 
     def _find(self, session_id: str, seq: int | None, tx: Connection) -> Found:
         """The session row (locked on PostgreSQL), whether `seq` is stored, and the batches
@@ -240,7 +297,7 @@ class Ingestor:
         row = tx.execute(query).mappings().one_or_none()
         if row is None:
             return Found(None, {})
-        found = Found(ReplaySession(**row), dict(row))
+        found = Found(SessionRow(dict(row)), dict(row))
         if seq is None:
             return found
         if row["segment_count"] == row["indexed_seq"] + 1:
@@ -257,7 +314,7 @@ class Ingestor:
                            .order_by(Segment.seq)).all()  # type: ignore[arg-type]
         return found._replace(early=tuple((int(s), str(k)) for s, k in early))
 
-    async def _state_for(self, tx: WriteTx, session: ReplaySession | None) -> IndexedState:
+    async def _state_for(self, tx: WriteTx, session: SessionRow | None) -> IndexedState:
         """The indexer state after the session's last indexed batch: from memory, else the
         last checkpoint with the batches stored since then replayed onto it."""
         if session is None:
@@ -291,7 +348,7 @@ class Ingestor:
             session.indexed_seq = seq
 
     @staticmethod
-    def _checkpoint(session: ReplaySession, state: IndexedState, *,
+    def _checkpoint(session: SessionRow, state: IndexedState, *,
                     force: bool = False) -> dict[str, Any] | None:
         """Checkpoint the state every CHECKPOINT_EVERY batches (and when a session closes)."""
         if not force and session.indexed_seq - state.checkpoint_seq < CHECKPOINT_EVERY:
@@ -308,7 +365,7 @@ class Ingestor:
             tx.execute(update(SessionUrl).where(SessionUrl.session_id == session.id)
                        .values(started_at=session.started_at))
         if writes.segment is not None:
-            tx.execute(insert(Segment), writes.segment)
+            execute_rows(tx, INSERT_SEGMENT, [writes.segment])
         for rows in writes.rows:
             self._write_rows(tx, session, rows)
         if writes.indexed:
@@ -319,14 +376,15 @@ class Ingestor:
             upsert(tx, IndexCheckpoint, ["session_id"], writes.checkpoint)
 
     @staticmethod
-    def _new_session(app_id: str, batch: Batch) -> ReplaySession:
-        first = min((event["timestamp"] for event in batch.events), default=now_ms())
+    def _new_session(app_id: str, batch: Batch) -> SessionRow:
         now = now_ms()
-        return ReplaySession(id=batch.session_id, app_id=app_id, started_at=int(first),
-                             ended_at=int(first), created_at=now, updated_at=now)
+        first = batch.first_ts if batch.first_ts is not None else now
+        return SessionRow({**NEW_SESSION, "id": batch.session_id, "app_id": app_id,
+                           "started_at": first, "ended_at": first, "created_at": now,
+                           "updated_at": now})
 
     @staticmethod
-    def _describe_session(session: ReplaySession, batch: Batch, user_agent: str) -> None:
+    def _describe_session(session: SessionRow, batch: Batch, user_agent: str) -> None:
         if batch.user is not None:
             session.user_id = batch.user.id or session.user_id
             session.user_email = (batch.user.email or "").lower() or session.user_email
@@ -335,11 +393,10 @@ class Ingestor:
         if agent and not session.user_agent:
             session.user_agent = agent
             session.browser, session.os, session.device = parse_user_agent(agent)
-        first = min((event["timestamp"] for event in batch.events), default=session.started_at)
-        last = max((event["timestamp"] for event in batch.events), default=session.ended_at)
-        # An early batch that arrives late moves the start back (timeline t stays >= 0).
-        session.started_at = min(session.started_at, int(first))
-        session.ended_at = max(session.ended_at, int(last))
+        if batch.first_ts is not None and batch.last_ts is not None:
+            # An early batch that arrives late moves the start back (timeline t stays >= 0).
+            session.started_at = min(session.started_at, batch.first_ts)
+            session.ended_at = max(session.ended_at, batch.last_ts)
         session.duration_ms = session.ended_at - session.started_at
         session.event_count += len(batch.events)
         session.size_bytes += batch.size_bytes
@@ -348,13 +405,13 @@ class Ingestor:
 
     @staticmethod
     def _segment(batch: Batch, key: str, size: int, indexed: bool) -> dict[str, Any]:
-        stamps = [int(event["timestamp"]) for event in batch.events] or [now_ms()]
+        now = now_ms()
         return {"session_id": batch.session_id, "seq": batch.seq, "blob_key": key,
-                "event_count": len(batch.events), "first_ts": min(stamps),
-                "last_ts": max(stamps), "size_bytes": size, "indexed": indexed,
-                "received_at": now_ms()}
+                "event_count": len(batch.events), "first_ts": batch.first_ts or now,
+                "last_ts": batch.last_ts or now, "size_bytes": size, "indexed": indexed,
+                "received_at": now}
 
-    def _fold(self, session: ReplaySession, result: BatchResult,
+    def _fold(self, session: SessionRow, result: BatchResult,
               identified: bool | None = None) -> Rows:
         """Fold what the indexer found in one batch into the session and build its rows.
 
@@ -379,7 +436,7 @@ class Ingestor:
         return Rows(pages, actions, errors, frustrations, rekey)
 
     @staticmethod
-    def _fold_meta(session: ReplaySession, result: BatchResult) -> None:
+    def _fold_meta(session: SessionRow, result: BatchResult) -> None:
         if result.viewport:
             session.viewport_width, session.viewport_height = result.viewport
         if result.user:
@@ -389,7 +446,7 @@ class Ingestor:
             session.user_name = session.user_name or _text(result.user.get("name"))
 
     @staticmethod
-    def _pages(session: ReplaySession, result: BatchResult) -> list[dict[str, Any]]:
+    def _pages(session: SessionRow, result: BatchResult) -> list[dict[str, Any]]:
         views = []
         for page in result.pages:
             url = page.url[:MAX_URL]
@@ -400,20 +457,20 @@ class Ingestor:
         session.page_count += len(views)
         return views
 
-    def _write_rows(self, tx: Connection, session: ReplaySession, rows: Rows) -> None:
+    def _write_rows(self, tx: Connection, session: SessionRow, rows: Rows) -> None:
         """One executemany a table; URL and error group ids resolved through the IdCache."""
         if rows.pages:
             for view in rows.pages:
                 view["url_id"] = self.ids.url(tx, view["url"])
-            tx.execute(insert(PageView), rows.pages)
+            execute_rows(tx, INSERT_PAGE_VIEW, rows.pages)
             insert_ignore_many(tx, SessionUrl, [
                 {"url_id": view["url_id"], "session_id": session.id,
                  "started_at": session.started_at} for view in rows.pages])
-        _insert_rows(tx, Action, rows.actions)
+        execute_rows(tx, INSERT_ACTION, rows.actions)
         for error, row in rows.errors:
             row["group_id"] = self.ids.error_group(tx, session.app_id, error)
-        _insert_rows(tx, ErrorEvent, [row for _, row in rows.errors])
-        _insert_rows(tx, Frustration, rows.frustrations)
+        execute_rows(tx, INSERT_ERROR, [row for _, row in rows.errors])
+        execute_rows(tx, INSERT_FRUSTRATION, rows.frustrations)
         if rows.rekey is not None:
             # A session identified after its first errors: count those errors under the user.
             tx.execute(update(ErrorEvent)
@@ -479,6 +536,28 @@ def _index_or_refuse(state: IndexState, batch: Batch, *, conservative: bool) -> 
                     error=f"{type(error).__name__}: {error}")
         raise IngestRefused(422, "Invalid event",
                             f"an event has a shape rrweb does not produce: {error}") from error
+
+
+class RowCache:
+    """Session rows as this process last committed them, so a session's next batch needs no
+    read (on SQLite). A row changed since by someone else (a close by another process) fails
+    the checked UPDATE in _write_session: the batch is retried with a fresh read."""
+
+    def __init__(self, size: int = 512) -> None:
+        self.size = size
+        self._rows: OrderedDict[str, dict[str, Any]] = OrderedDict()
+
+    def get(self, session_id: str) -> dict[str, Any] | None:
+        return self._rows.get(session_id)
+
+    def put(self, session_id: str, row: dict[str, Any]) -> None:
+        self._rows[session_id] = row
+        self._rows.move_to_end(session_id)
+        while len(self._rows) > self.size:
+            self._rows.popitem(last=False)
+
+    def drop(self, session_id: str) -> None:
+        self._rows.pop(session_id, None)
 
 
 class IndexedState:
@@ -555,24 +634,23 @@ class IdCache:
         table[key] = value
 
 
-def _write_session(tx: Connection, session: ReplaySession, row: dict[str, Any]) -> None:
+def _write_session(tx: Connection, session: SessionRow, row: dict[str, Any]) -> None:
     """INSERT a new session, else UPDATE only the columns that differ from the row read.
 
-    On SQLite the row was read without a lock (Database.grouped), so the UPDATE also checks
-    that the row still has the segment_count and indexed_seq read; if not, StaleSession.
+    On SQLite the row was read without a lock (Database.grouped), and a cached row (RowCache)
+    was not read at all, so the UPDATE also checks that the row still has the segment_count,
+    indexed_seq and needs_close read; if not, StaleSession.
     """
-    values = {name: getattr(session, name) for name in SESSION_COLUMNS}
+    values = session.values()
     if not row:
-        tx.execute(insert(SESSIONS), values)
+        execute_rows(tx, INSERT_SESSION, [values])
         return
     changed = {name: value for name, value in values.items() if value != row[name]}
     if not changed:
         return
-    done = tx.execute(update(SESSIONS).where(
-        SESSIONS.c.id == session.id, SESSIONS.c.segment_count == row["segment_count"],
-        SESSIONS.c.indexed_seq == row["indexed_seq"],
-        SESSIONS.c.needs_close == row["needs_close"]).values(changed))
-    if done.rowcount != 1:
+    changed.update(old_id=session.id, old_segment_count=row["segment_count"],
+                   old_indexed_seq=row["indexed_seq"], old_needs_close=row["needs_close"])
+    if execute_rows(tx, UPDATE_SESSION, [changed]) != 1:
         raise StaleSession(session.id)
 
 
@@ -591,33 +669,27 @@ def _read_checkpoint(session_id: str, indexed_seq: int, tx: Connection
             [(int(seq), str(key)) for seq, key in keys])
 
 
-def _insert_rows(tx: Connection, model: type, rows: list[dict[str, Any]]) -> None:
-    """One multi-row INSERT (executemany) for the rows of one table."""
-    if rows:
-        tx.execute(insert(model), rows)
-
-
-def _action_row(session: ReplaySession, action: Any) -> dict[str, Any]:
+def _action_row(session: SessionRow, action: Any) -> dict[str, Any]:
     return {"session_id": session.id, "t": action.t, "kind": action.kind,
             "selector": action.selector[:500], "tag": action.tag[:50],
             "element_id": action.element_id[:200], "classes": action.classes[:500],
             "text": action.text[:200], "url": action.url[:MAX_URL]}
 
 
-def _error_row(session: ReplaySession, error: ErrorRecord) -> dict[str, Any]:
+def _error_row(session: SessionRow, error: ErrorRecord) -> dict[str, Any]:
     """An error_events row without its group_id (resolved when written)."""
     return {"session_id": session.id, "t": error.t, "user_key": user_key(session),
             "type": error.type[:200], "message": error.message[:4000],
             "stack": error.stack[:16000], "url": error.url[:MAX_URL], "source": error.source}
 
 
-def _frustration_row(session: ReplaySession, signal: Any) -> dict[str, Any]:
+def _frustration_row(session: SessionRow, signal: Any) -> dict[str, Any]:
     return {"session_id": session.id, "t": signal.t, "kind": signal.kind,
             "selector": signal.selector[:500], "url": signal.url[:MAX_URL],
             "clicks": signal.clicks, "error_fingerprint": signal.error_fingerprint}
 
 
-def user_key(session: ReplaySession) -> str:
+def user_key(session: ReplaySession | SessionRow) -> str:
     """What "distinct users" counts: the user id, else the email, else the session."""
     return session.user_id or session.user_email or session.id
 
