@@ -49,6 +49,8 @@ fixtures: install js chromium
 bench: install js
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/search.py
+	$(BIN)/python bench/postmortem.py
+	$(BIN)/python bench/reports.py
 	$(BIN)/python bench/dispatch.py
 
 clean:

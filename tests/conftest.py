@@ -11,11 +11,14 @@ from typing import Any
 
 import asyncpg
 import pytest
+import structlog
 from litestar.testing import AsyncTestClient
 
 from replayhub.app import create_app
-from replayhub.config import Settings
+from replayhub.config import SchedulerSettings, Settings
 from replayhub.hub import Hub
+from replayhub.logs import configure_logging
+from replayhub.scheduler import Scheduler
 
 FIXTURES = Path(__file__).parent / "fixtures"
 RECORDINGS = FIXTURES / "recordings"
@@ -63,9 +66,24 @@ async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncI
         await admin.close()
 
 
+# The hub's logging, without caching loggers on first use: structlog.testing.capture_logs
+# then sees every module's log lines whichever test ran first.
+configure_logging("info", "console")
+structlog.configure(cache_logger_on_first_use=False)
+
+
+@pytest.fixture(autouse=True)
+def scheduler_timers_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A hub started by a test does not start the scheduler's timers: ticks run only when a
+    test calls them, with its own clock (retention would purge fixed-date test data)."""
+    monkeypatch.setattr(Scheduler, "start", lambda self: None)
+
+
 @pytest.fixture
 def settings(tmp_path: Path, database_url: str) -> Settings:
-    return Settings(data_dir=str(tmp_path / "var"), database_url=database_url, admin_token=ADMIN)
+    # The scheduler's ticks run only when a test calls them (with its own clock).
+    return Settings(data_dir=str(tmp_path / "var"), database_url=database_url, admin_token=ADMIN,
+                    scheduler=SchedulerSettings(enabled=False))
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ class IncidentWebhookConnector(Connector, VerifyWebhook):
         return "webhooks only"
 
     def verify_webhook(self, headers: Mapping[str, str], body: bytes, now: float) -> None:
-        webhooks.verify(self.settings.signing_secret, headers, body, now)
+        webhooks.verify(self.settings.webhook_secret, headers, body, now)
 
     def parse_webhook(self, body: bytes) -> WebhookEvent | None:
         return webhooks.parse(body)

@@ -14,6 +14,12 @@ from replayhub.inbox.times import epoch_ms
 
 STATUSES = {"Create": "triggered", "Acknowledge": "acknowledged", "Close": "resolved"}
 """Alert actions the hub records; any other (AddNote, Escalate...) is answered 200, ignored."""
+TOKEN_HEADER = "x-replayhub-token"
+"""A custom header the Opsgenie webhook integration can send (its "Headers" setting)."""
+MAX_EVENT_AGE_HOURS = 24
+"""Opsgenie signs nothing and documents no long retry schedule: an alert action is sent
+within seconds, so a day covers outages and clock skew while refusing an old body sent
+again (the alert's own `updatedAt`, else `createdAt`, is the time looked at)."""
 
 
 def basic_password(headers: Mapping[str, str]) -> str | None:
@@ -27,13 +33,34 @@ def basic_password(headers: Mapping[str, str]) -> str | None:
     return decoded.partition(":")[2]
 
 
-def verify(token: str, headers: Mapping[str, str], query: Mapping[str, str]) -> None:
-    """The token as `?token=` or as the basic-auth password, compared in constant time."""
-    given = query.get("token") or basic_password(headers)
+def verify(token: str, headers: Mapping[str, str], query: Mapping[str, str]) -> bool:
+    """The token as the basic-auth password, an `X-ReplayHub-Token` header, or `?token=`,
+    compared in constant time; True when it came in the URL (a form to move away from: URLs
+    end up in the access logs of proxies in front of the hub)."""
+    given = basic_password(headers) or headers.get(TOKEN_HEADER) or query.get("token")
     if not given:
-        raise WebhookRejected(401, "missing token (?token= or basic auth)")
+        raise WebhookRejected(401, f"missing token (basic auth, {TOKEN_HEADER} or ?token=)")
     if not token or not same(token, given):
         raise WebhookRejected(401, "the token does not match")
+    return bool(query.get("token")) and given == query.get("token")
+
+
+def check_event_age(body: bytes, now: float,
+                    max_age_hours: float = MAX_EVENT_AGE_HOURS) -> None:
+    """Refuse (401) a recorded alert action whose `updatedAt` (else `createdAt`) is older than
+    the window; bodies the hub ignores or cannot read are left to `parse`."""
+    try:
+        data = json_object(body)
+    except WebhookRejected:
+        return
+    alert = data.get("alert")
+    if not isinstance(alert, dict) or str(data.get("action", "")) not in STATUSES:
+        return
+    at = (epoch_ms(alert.get("updatedAt"), "alert.updatedAt")
+          or epoch_ms(alert.get("createdAt"), "alert.createdAt"))
+    if at is not None and at < (now - max_age_hours * 3600) * 1000:
+        raise WebhookRejected(401, f"the alert was last updated more than {max_age_hours:g} "
+                                   "hours ago (alert.updatedAt): too old (replayed?)")
 
 
 def parse(body: bytes, now_ms: int) -> IncidentUpdate | None:

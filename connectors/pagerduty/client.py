@@ -1,7 +1,4 @@
-"""The PagerDuty REST client: one per account, auth in one hook, errors mapped in one place.
-
-Only `check` is used today; the post-mortem link will be posted as an incident note later.
-"""
+"""The PagerDuty REST client: one per account, auth in one hook, errors mapped in one place."""
 
 from __future__ import annotations
 
@@ -12,9 +9,25 @@ import httpx
 
 from connectors.pagerduty.settings import PagerDutySettings
 from replayhub.connector import VendorError
+from replayhub.vendor_http import failed_answer, request_json
 
 TIMEOUT = httpx.Timeout(20.0, connect=5.0)
 RETRYABLE = {429, 500, 502, 503, 504}
+
+
+def wait_of(response: httpx.Response) -> float | None:
+    """Seconds to wait from `Retry-After`, else PagerDuty's `ratelimit-reset`."""
+    for header in ("retry-after", "ratelimit-reset"):
+        try:
+            return max(float(response.headers[header]), 0.0)
+        except (KeyError, ValueError):
+            continue
+    return None
+
+
+def answer_error(method: str, path: str, response: httpx.Response) -> VendorError:
+    return failed_answer("pagerduty", method, path, response, wait=wait_of(response),
+                         retryable=response.status_code in RETRYABLE)
 
 
 class PagerDutyAuth(httpx.Auth):
@@ -36,24 +49,25 @@ class PagerDutyClient:
             transport=transport, headers={"Accept": "application/vnd.pagerduty+json;version=2"})
 
     async def call(self, method: str, path: str, **options: Any) -> dict[str, Any]:
-        try:
-            response = await self.http.request(method, path, **options)
-        except httpx.TransportError as error:
-            raise VendorError(f"pagerduty {method} {path}: {type(error).__name__}",
-                              retryable=True) from None
-        if response.status_code >= 400:
-            raise VendorError(f"pagerduty {method} {path}: {response.status_code}",
-                              status=response.status_code,
-                              retryable=response.status_code in RETRYABLE)
-        try:
-            return response.json() if response.content else {}  # type: ignore[no-any-return]
-        except ValueError:
-            raise VendorError(f"pagerduty {method} {path}: the answer is not JSON",
-                              retryable=True) from None
+        return await request_json(  # type: ignore[no-any-return]
+            self.http, "pagerduty", method, path, answer_error, **options)
 
     async def abilities(self) -> list[str]:
         """The account's abilities: the cheapest authenticated call."""
         return list((await self.call("GET", "/abilities")).get("abilities") or [])
+
+    async def incident_notes(self, incident_id: str) -> list[dict[str, Any]]:
+        """The incident's notes (PagerDuty returns them all, oldest first)."""
+        return list((await self.call("GET", f"/incidents/{incident_id}/notes")).get("notes")
+                    or [])
+
+    async def add_incident_note(self, incident_id: str, content: str,
+                                from_email: str) -> dict[str, Any]:
+        """Add a note to the incident, written as the user `from_email`."""
+        answer = await self.call("POST", f"/incidents/{incident_id}/notes",
+                                 json={"note": {"content": content}},
+                                 headers={"From": from_email})
+        return dict(answer.get("note") or {})
 
     async def close(self) -> None:
         await self.http.aclose()

@@ -4,18 +4,15 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Generator
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
 
 from connectors.zendesk.settings import ZendeskSettings
 from replayhub.connector import VendorError
+from replayhub.vendor_http import failed_answer, request_json
 
 TIMEOUT = httpx.Timeout(20.0, connect=5.0)
-RETRYABLE = {409, 429, 500, 502, 503, 504}
-NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
-"""Transport failures that happen before the request leaves: a retry cannot duplicate."""
 
 
 class ZendeskAuth(httpx.Auth):
@@ -33,27 +30,8 @@ class ZendeskAuth(httpx.Auth):
         yield request
 
 
-def retry_after(response: httpx.Response) -> float | None:
-    """Seconds from a Retry-After header (a number or an HTTP date)."""
-    value = response.headers.get("retry-after")
-    if not value:
-        return None
-    try:
-        return max(float(value), 0.0)
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    date = response.headers.get("date")
-    now = parsedate_to_datetime(date) if date else None
-    return max((when - now).total_seconds(), 0.0) if now else None
-
-
 def vendor_error(method: str, path: str, response: httpx.Response) -> VendorError:
     """Turn a Zendesk error answer into a VendorError (never echoing credentials)."""
-    status = response.status_code
     detail = ""
     try:
         body = response.json()
@@ -64,15 +42,7 @@ def vendor_error(method: str, path: str, response: httpx.Response) -> VendorErro
         if isinstance(error, dict):
             error = error.get("title") or error.get("message")
         detail = " ".join(str(part) for part in (error, body.get("description")) if part)
-    return VendorError(f"zendesk {method} {path}: {status} {detail}".strip()[:500],
-                       status=status, retry_after=retry_after(response),
-                       retryable=status in RETRYABLE)
-
-
-def transport_error(method: str, path: str, error: httpx.TransportError) -> VendorError:
-    uncertain = not isinstance(error, NOT_SENT)
-    return VendorError(f"zendesk {method} {path}: {type(error).__name__}", retryable=True,
-                       uncertain=uncertain)
+    return failed_answer("zendesk", method, path, response, detail)
 
 
 class ZendeskClient:
@@ -85,19 +55,8 @@ class ZendeskClient:
                                       headers={"Accept": "application/json"})
 
     async def call(self, method: str, path: str, **options: Any) -> dict[str, Any]:
-        try:
-            response = await self.http.request(method, path, **options)
-        except httpx.TransportError as error:
-            raise transport_error(method, path, error) from None
-        if response.status_code >= 400:
-            raise vendor_error(method, path, response)
-        if not response.content:
-            return {}
-        try:
-            return response.json()  # type: ignore[no-any-return]
-        except ValueError:
-            raise VendorError(f"zendesk {method} {path}: the answer is not JSON",
-                              status=response.status_code, retryable=True) from None
+        return await request_json(  # type: ignore[no-any-return]
+            self.http, "zendesk", method, path, vendor_error, **options)
 
     async def me(self) -> dict[str, Any]:
         return (await self.call("GET", "/api/v2/users/me")).get("user") or {}

@@ -16,14 +16,22 @@ from replayhub import __version__
 from replayhub.config import Settings, load_settings
 from replayhub.hub import Hub, background
 from replayhub.logs import configure_logging
+from replayhub.scheduler import Scheduler
+from replayhub.web.api.alerts import AlertController
 from replayhub.web.api.apps import AppController
 from replayhub.web.api.errors import ErrorController
 from replayhub.web.api.incidents import IncidentController
 from replayhub.web.api.ingest import IngestController
+from replayhub.web.api.notebook import NotebookController
+from replayhub.web.api.people import PEOPLE_HANDLERS
+from replayhub.web.api.playlists import PlaylistController
+from replayhub.web.api.publications import PublicationController
+from replayhub.web.api.reports import ReportController
 from replayhub.web.api.sessions import SessionController
 from replayhub.web.api.snapshots import SnapshotController
 from replayhub.web.auth import refuse_cross_site
 from replayhub.web.connectors import CONNECTOR_HANDLERS, connector_routes, dispatch_forever
+from replayhub.web.pages.reports import ReportPages
 from replayhub.web.problems import EXCEPTION_HANDLERS, PROBLEM_DETAILS
 from replayhub.web.ui import UI_HANDLERS
 
@@ -49,17 +57,23 @@ def create_app(settings: Settings | None = None) -> Litestar:
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         await hub.start()
         app.state.hub = hub
+        scheduler = Scheduler(hub)
+        if settings.scheduler.enabled:
+            scheduler.start()
         try:
             async with (background(hub.close_sessions_forever()),
                         background(dispatch_forever(hub))):
                 yield
         finally:
+            await scheduler.stop()
             await hub.stop()
 
     return Litestar(
         route_handlers=[health, AppController, IngestController, SessionController,
-                        SnapshotController, ErrorController, IncidentController, *UI_HANDLERS,
-                        *CONNECTOR_HANDLERS, *connector_routes(hub)],
+                        SnapshotController, ErrorController, IncidentController, NotebookController,
+                        PublicationController, PlaylistController, *UI_HANDLERS, *PEOPLE_HANDLERS,
+                        AlertController, ReportController, ReportPages, *CONNECTOR_HANDLERS,
+                        *connector_routes(hub)],
         lifespan=[lifespan],
         before_request=refuse_cross_site,
         plugins=[ProblemDetailsPlugin(PROBLEM_DETAILS)],

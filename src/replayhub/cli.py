@@ -205,6 +205,18 @@ def doctor(config: str | None, data_dir: str | None) -> None:
 
 
 
+@main.command()
+@config_option
+@data_dir_option
+def jobs(config: str | None, data_dir: str | None) -> None:
+    """List the scheduler's leader, ticks and schedules with their next and last runs."""
+    from replayhub.scheduler import jobs_overview
+
+    settings = _settings(config, data_dir=data_dir)
+    for line in _with_hub(settings, jobs_overview):
+        click.echo(line)
+
+
 @main.group()
 def connectors() -> None:
     """Connectors to the tools where people work (Zendesk...)."""
@@ -226,6 +238,31 @@ def connectors_check(config: str | None, data_dir: str | None) -> None:
     if not all(ok for _, ok, _ in results):
         sys.exit(1)
 
+
+
+@main.group()
+def slack() -> None:
+    """The Slack connector's app."""
+
+
+@slack.command("manifest")
+@click.option("--url", "hub_url", help="The hub's public https address "
+              "(default: public_url from the settings).")
+@config_option
+@data_dir_option
+def slack_manifest(hub_url: str | None, config: str | None, data_dir: str | None) -> None:
+    """Print the Slack app manifest (Create New App → From an app manifest)."""
+    import json
+
+    from connectors.slack.manifest import build_manifest
+
+    settings = _settings(config, data_dir=data_dir)
+    url = hub_url or settings.base_url
+    if not url.startswith("https://"):
+        raise click.ClickException(f"Slack calls request URLs over https only, and the hub's "
+                                   f"address is {url}: set public_url (or pass --url https://...)")
+    unfurl = bool(settings.connectors.get("slack", {}).get("unfurl", True))
+    click.echo(json.dumps(build_manifest(url, unfurl=unfurl), indent=2))
 
 
 @main.group()

@@ -14,6 +14,7 @@ from replayhub.db.models import Comment, SessionLink
 from replayhub.db.upsert import insert_ignore
 from replayhub.index.sessions import iso
 from replayhub.outbox.actions import MARKER, TICKET_NOTE, marker_for
+from replayhub.outbox.chat import enqueue_chat_comments
 from replayhub.outbox.store import enqueue, new_delivery_id, sent_external_ids
 from replayhub.templating import render
 
@@ -64,6 +65,7 @@ async def add_hub_comment(hub: Hub, session_id: str, author: str, body: str) -> 
         connector = hub.connectors.get(link.connector)
         if isinstance(connector, PostNote):
             await enqueue_comment_note(hub, connector, link.target_id, comment)
+    await enqueue_chat_comments(hub, comment)  # into each chat thread about the replay
     return item_of(comment)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -90,8 +91,12 @@ class PostmortemSettings(msgspec.Struct, forbid_unknown_fields=True):
     template_dir: str = ""
     """A folder with your own `postmortem.md.j2` / `postmortem.html.j2`, searched before the
     built-in templates/postmortem/ (which stay reachable as `builtin/...` to extend)."""
-    share_link_days: int = 90
+    share_link_days: int = 30
     """How long the signed replay links in a draft work (at most 90 days)."""
+    share_links: bool = True
+    """Published documents carry signed share links to the evidence replays, so readers
+    without a hub account can watch them; false: they link to the hub's replay pages only
+    (a login needed). Drafts read in the hub carry share links for agents and admins only."""
 
 
 class BlobSettings(msgspec.Struct, forbid_unknown_fields=True):
@@ -121,6 +126,18 @@ class BlobSettings(msgspec.Struct, forbid_unknown_fields=True):
     secret_access_key: str = ""
 
 
+class SchedulerSettings(msgspec.Struct, forbid_unknown_fields=True):
+    """`[scheduler]`: interval ticks and report schedules, run by one leader process."""
+
+    enabled: bool = True
+    """Take part in the leader election in this process (any number of processes may)."""
+    lease_seconds: float = 45
+    """The leader renews its lease every third of this; another process takes over when
+    it runs out (so within a minute with the default)."""
+    pause_after_failures: int = 3
+    """A schedule (a report) that fails this many times in a row is paused (0: never)."""
+
+
 class PersonSettings(msgspec.Struct, forbid_unknown_fields=True):
     """One `[[people]]` table: someone the hub can mention, notify and name as an owner."""
 
@@ -146,6 +163,148 @@ class TeamSettings(msgspec.Struct, forbid_unknown_fields=True):
     email: str = ""
 
 
+Patterns = str | list[str]
+
+
+class OwnershipMatch(msgspec.Struct, forbid_unknown_fields=True):
+    """What an ownership rule looks at; each key is a case-insensitive glob (or `re:REGEX`,
+    searched anywhere in the value), or a list of them (any may match). Keys are ANDed."""
+
+    app: Patterns = ""
+    """App id or name (for an incident also its service)."""
+    url: Patterns = ""
+    """A page URL of the session / error group / incident scope."""
+    error: Patterns = ""
+    """An error's fingerprint, message or `Type: message`."""
+    tags: Patterns = ""
+    """One of the subject's tags."""
+
+    def patterns(self) -> dict[str, list[str]]:
+        """The keys that are set, each with its list of patterns."""
+        found = {}
+        for key in self.__struct_fields__:
+            value = getattr(self, key)
+            values = [value] if isinstance(value, str) else list(value)
+            if any(values):
+                found[key] = [v for v in values if v]
+        return found
+
+
+class OwnershipRule(msgspec.Struct, forbid_unknown_fields=True):
+    """One `[[ownership]]` table; rules are tried in order (see replayhub.people)."""
+
+    name: str
+    match: OwnershipMatch = msgspec.field(default_factory=OwnershipMatch)
+    """Empty: matches everything (a catch-all)."""
+    owners: list[str] = []
+    """`team:NAME` or an e-mail address."""
+    stop: bool = False
+    """When this rule matches, later rules are not tried."""
+
+    def __post_init__(self) -> None:
+        for key, patterns in self.match.patterns().items():
+            for pattern in patterns:
+                if pattern.startswith("re:"):
+                    try:
+                        re.compile(pattern[3:])
+                    except re.error as error:
+                        raise ValueError(f"ownership rule {self.name!r}: match.{key} "
+                                         f"{pattern!r} is not a valid regex ({error})") from None
+        for owner in self.owners:
+            if not (owner.startswith("team:") and owner[5:].strip()) and "@" not in owner:
+                raise ValueError(f"ownership rule {self.name!r}: owner {owner!r} is neither "
+                                 "team:NAME nor an e-mail address")
+
+
+ALERT_EVENTS = ("error.new", "error.regressed", "error.spike", "frustration",
+                "playlist.new_sessions")
+FRUSTRATION_SIGNALS = ("rage_click", "dead_click", "error_click")
+DURATION = re.compile(r"^\s*(?:(\d+)\s*d)?\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m)?\s*(?:(\d+)\s*s)?\s*$")
+
+
+def duration_seconds(value: str | int) -> int:
+    """`90` (seconds), `90s`, `15m`, `1h`, `1h30m`, `2d` as seconds; ValueError otherwise."""
+    if isinstance(value, int):
+        if value < 0:
+            raise ValueError(f"{value} is negative")
+        return value
+    found = DURATION.match(value)
+    if not found or not any(found.groups()):
+        raise ValueError(f"{value!r} is not a duration such as 90s, 15m, 1h or 1h30m")
+    days, hours, minutes, seconds = (int(part or 0) for part in found.groups())
+    return ((days * 24 + hours) * 60 + minutes) * 60 + seconds
+
+
+class AlertRule(msgspec.Struct, forbid_unknown_fields=True):
+    """One `[[alerts]]` table: which event tells whom, how often (see replayhub.alerts)."""
+
+    name: str
+    on: str
+    """error.new, error.regressed, error.spike, frustration or playlist.new_sessions."""
+    match: OwnershipMatch = msgspec.field(default_factory=OwnershipMatch)
+    """Like an ownership rule's: app, url, error, tags (globs or `re:`), ANDed; empty: all."""
+    notify: str | list[str] = "owners"
+    """"owners" (of the error or page, see [[ownership]]) or a list of `team:NAME` and
+    e-mail addresses (`owners` may be one of them)."""
+    cooldown: str | int = "1h"
+    """One message per rule and subject per cool-down; later sessions update its counts."""
+    digest: str = "off"
+    """off, or a schedule (RRULE `FREQ=DAILY;BYHOUR=9` or cron `0 9 * * 1`) read in
+    `timezone`: the events are collected and sent as one message at each occurrence."""
+    timezone: str = "UTC"
+    signals: list[str] = []
+    """frustration: which signals (rage_click, dead_click, error_click); empty: all."""
+    spike_ratio: float = 3.0
+    """error.spike: the last hour's count is at least this times the mean of the same hour
+    on the 7 previous days."""
+    spike_min: int = 10
+    """error.spike: the fewest occurrences in the hour that can be a spike."""
+
+    @property
+    def cooldown_ms(self) -> int:
+        return duration_seconds(self.cooldown) * 1000
+
+    @property
+    def has_digest(self) -> bool:
+        return self.digest.strip().lower() not in ("", "off")
+
+    def targets(self) -> list[str]:
+        return [self.notify] if isinstance(self.notify, str) else list(self.notify)
+
+    def __post_init__(self) -> None:
+        where = f"alert rule {self.name!r}"
+        if self.on not in ALERT_EVENTS:
+            raise ValueError(f"{where}: on = {self.on!r} is not one of {', '.join(ALERT_EVENTS)}")
+        for key, patterns in self.match.patterns().items():
+            for pattern in patterns:
+                if pattern.startswith("re:"):
+                    try:
+                        re.compile(pattern[3:])
+                    except re.error as error:
+                        raise ValueError(f"{where}: match.{key} {pattern!r} is not a valid "
+                                         f"regex ({error})") from None
+        for target in self.targets():
+            if target != "owners" and not (target.startswith("team:") and target[5:].strip()) \
+                    and "@" not in target:
+                raise ValueError(f"{where}: notify {target!r} is neither owners, team:NAME "
+                                 "nor an e-mail address")
+        try:
+            duration_seconds(self.cooldown)
+        except ValueError as error:
+            raise ValueError(f"{where}: cooldown {error}") from None
+        for signal in self.signals:
+            if signal not in FRUSTRATION_SIGNALS:
+                raise ValueError(f"{where}: signal {signal!r} is not one of "
+                                 f"{', '.join(FRUSTRATION_SIGNALS)}")
+        if self.has_digest:
+            from replayhub.schedules import RuleError, validate_rule
+
+            try:
+                validate_rule(self.digest, self.timezone)
+            except RuleError as error:
+                raise ValueError(f"{where}: digest {error}") from None
+
+
 class SmtpSettings(msgspec.Struct, forbid_unknown_fields=True):
     """`[smtp]`: the mail server that sends mentions, reports and alerts by e-mail."""
 
@@ -161,6 +320,24 @@ class SmtpSettings(msgspec.Struct, forbid_unknown_fields=True):
     """none, starttls or tls."""
     sender: str = "ReplayHub <replayhub@localhost>"
     timeout_seconds: float = 30
+    rate_limit_per_minute: int = 60
+    """Mails a minute to the server (the outbox paces them like any vendor's calls)."""
+
+
+class ReportSettings(msgspec.Struct, forbid_unknown_fields=True):
+    """`[reports]`: what scheduled reports hold (each report's schedule is set through the API)."""
+
+    skip_empty: bool = True
+    """A new report sends nothing for a period without sessions or errors (each report can
+    override it with `skip_empty`)."""
+    snapshots: bool = True
+    """Show a snapshot of each telling replay (rendered by Chromium; off: links only)."""
+    max_error_groups: int = 10
+    """New and regressed error groups listed, most affected users first."""
+    max_replays: int = 3
+    """Telling replays shown with their snapshot."""
+    unsubscribe_days: int = 365
+    """How long a mail's one-click unsubscribe link works."""
 
 
 def masked_repr(struct: msgspec.Struct, secrets: tuple[str, ...]) -> str:
@@ -198,8 +375,12 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True):
     log_level: str = "info"
     log_format: str = "console"
     """console (readable) or json (one object a line)."""
+    retention_days: int = 30
+    """Sessions older than this are deleted with their blobs (0: keep forever); sessions in a
+    collection playlist are kept."""
     limits: LimitSettings = msgspec.field(default_factory=LimitSettings)
     blobs: BlobSettings = msgspec.field(default_factory=BlobSettings)
+    scheduler: SchedulerSettings = msgspec.field(default_factory=SchedulerSettings)
     snapshots: SnapshotSettings = msgspec.field(default_factory=SnapshotSettings)
     outbox: OutboxSettings = msgspec.field(default_factory=OutboxSettings)
     incidents: IncidentSettings = msgspec.field(default_factory=IncidentSettings)
@@ -210,7 +391,16 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True):
     """`[[people]]` tables (also editable through /api/v1/people)."""
     teams: list[TeamSettings] = msgspec.field(default_factory=list)
     """`[[teams]]` tables (also editable through /api/v1/teams)."""
+    ownership: list[OwnershipRule] = msgspec.field(default_factory=list)
+    """`[[ownership]]` rules, in order: each matching rule adds its owners, until a matching
+    rule with `stop` (see replayhub.people and POST /api/v1/ownership/test)."""
+    alerts: list[AlertRule] = msgspec.field(default_factory=list)
+    """`[[alerts]]` rules: which events (new errors, regressions, spikes, frustration) tell
+    whom, in chat or by e-mail (see replayhub.alerts)."""
+    alert_link_days: int = 30
+    """How long the "Open replay" link of a chat alert works (a fresh link on each update)."""
     smtp: SmtpSettings = msgspec.field(default_factory=SmtpSettings)
+    reports: ReportSettings = msgspec.field(default_factory=ReportSettings)
     connectors: dict[str, dict[str, Any]] = msgspec.field(default_factory=dict)
     """`[connectors.<name>]` tables, each checked by its connector's typed settings."""
 

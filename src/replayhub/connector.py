@@ -55,6 +55,8 @@ class VendorError(Exception):
         self.retry_after = retry_after
         self.retryable = retryable
         self.uncertain = uncertain
+        self.pace_key = ""
+        """The narrower pacing key a 429 concerns (one Slack channel); "": the whole account."""
 
 
 class WebhookRejected(Exception):
@@ -156,6 +158,9 @@ class Attachment(msgspec.Struct):
     filename: str
     content_type: str
     data: bytes
+    url: str = ""
+    """The same file at a public address (a signed share link's snapshot when the hub's URL is
+    public), for vendors that cannot take an upload and show images by URL (Notion)."""
 
 
 class Document(msgspec.Struct, kw_only=True):

@@ -52,7 +52,13 @@ class Hub:
         async def snapshot(session_id: str, t: int) -> bytes | None:
             return await note_snapshot(self, session_id, t)
 
-        self.dispatcher = Dispatcher(self.db, self.connectors, self.settings.outbox, snapshot)
+        from replayhub.mail import EMAIL, mail_connector
+
+        mailer = mail_connector(self.settings.smtp, self.blobs)
+        if mailer is not None and EMAIL not in self.connectors:
+            self.connectors[EMAIL] = mailer
+        self.dispatcher = Dispatcher(self.db, self.connectors, self.settings.outbox, snapshot,
+                                     hub=self)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Hub:
@@ -63,8 +69,11 @@ class Hub:
                    connectors=build_connectors(settings))
 
     async def start(self) -> None:
-        """Migrate the database and bootstrap the admin token."""
+        """Migrate the database, apply the config's people and teams, bootstrap the admin token."""
+        from replayhub.people import seed_directory
+
         await upgrade(self.db)
+        await seed_directory(self)
         if self.settings.admin_token:
             await ensure_admin_token(self.db, self.settings.admin_token)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import time
 from fnmatch import fnmatchcase
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 from sqlalchemy import select, update
@@ -103,7 +103,10 @@ async def record_incident_update(hub: Hub, source: str, update_: IncidentUpdate)
     """Create or update the incident and add the change to its timeline (once per event key).
 
     Its status is the one of its latest timeline entry, so a late acknowledgement never
-    reopens a resolved incident. Returns the incident's id.
+    reopens a resolved incident, while a reopened one (latest entry triggered) is open again
+    with no resolved_at. An update repeating the status the incident is in (incident.io sends
+    one for every edit) adds no timeline entry. An update naming services maps the incident
+    to `[[incident_services]]` again. Returns the incident's id.
     """
     now = now_ms()
     started = update_.started_at or update_.occurred_at
@@ -118,36 +121,72 @@ async def record_incident_update(hub: Hub, source: str, update_: IncidentUpdate)
             created_at=now, updated_at=now)
         incident = (await tx.execute(select(Incident).where(
             Incident.source == source, Incident.external_id == update_.external_id))).scalar_one()
-        added = await insert_ignore(tx, IncidentEvent, incident_id=incident.id,
-                                    kind=update_.status, at=update_.occurred_at,
-                                    event_key=update_.event_key)
-        if not added:
-            return incident.id
-        latest = (await tx.execute(
-            select(IncidentEvent).where(IncidentEvent.incident_id == incident.id)
-            .order_by(IncidentEvent.at.desc(), IncidentEvent.id.desc()).limit(1))).scalar_one()
-        resolved_at = None
-        if latest.kind == RESOLVED:
-            resolved_at = update_.resolved_at if update_.status == RESOLVED else None
-            resolved_at = resolved_at or incident.resolved_at or latest.at
-        values = {"status": latest.kind, "resolved_at": resolved_at, "updated_at": now,
-                  "started_at": min(incident.started_at, started)}
-        if update_.title:
-            values["title"] = update_.title
-        if update_.url:
-            values["url"] = update_.url
+        latest = await _latest_event(tx, incident.id)
+        if latest is None or latest.kind != update_.status:
+            added = await insert_ignore(tx, IncidentEvent, incident_id=incident.id,
+                                        kind=update_.status, at=update_.occurred_at,
+                                        event_key=update_.event_key)
+            if not added:
+                return incident.id
+            latest = await _latest_event(tx, incident.id)
+        assert latest is not None
+        values = _changed_values(incident, update_, latest, scope)
+        values.update(updated_at=now, started_at=min(incident.started_at, started))
         await tx.execute(update(Incident).where(Incident.id == incident.id).values(**values))
         return incident.id
+
+
+async def _latest_event(tx: AsyncSession, incident_id: str) -> IncidentEvent | None:
+    return (await tx.execute(
+        select(IncidentEvent).where(IncidentEvent.incident_id == incident_id)
+        .order_by(IncidentEvent.at.desc(), IncidentEvent.id.desc()).limit(1))).scalar_one_or_none()
+
+
+def _changed_values(incident: Incident, update_: IncidentUpdate, latest: IncidentEvent,
+                    scope: Scope) -> dict[str, Any]:
+    """Status and resolved_at from the latest timeline entry; title, URL, service and scope
+    from the update when it carries them."""
+    resolved_at = None
+    if latest.kind == RESOLVED:
+        resolved_at = update_.resolved_at if update_.status == RESOLVED else None
+        resolved_at = resolved_at or incident.resolved_at or latest.at
+    values: dict[str, Any] = {"status": latest.kind, "resolved_at": resolved_at}
+    if update_.title:
+        values["title"] = update_.title
+    if update_.url:
+        values["url"] = update_.url
+    if update_.services:
+        values.update(service=", ".join(update_.services[:1]),
+                      app_ids=json.dumps(scope.app_ids),
+                      url_patterns=json.dumps(scope.url_patterns))
+    return values
+
+
+class UnknownApps(ValueError):
+    """An incident entered by hand names apps the hub does not have."""
+
+    def __init__(self, app_ids: list[str]) -> None:
+        super().__init__(f"unknown app_ids: {', '.join(app_ids)}")
+        self.app_ids = app_ids
 
 
 async def create_incident(hub: Hub, *, title: str, started_at: int, resolved_at: int | None,
                           service: str | None, app_ids: list[str] | None,
                           url_patterns: list[str] | None) -> str:
-    """An incident entered by hand; its own apps/URLs win over the service mappings."""
+    """An incident entered by hand; its own apps/URLs win over the service mappings.
+
+    UnknownApps (a ValueError) when an app id given is not one of the hub's apps: stored,
+    it would silently scope the incident to no session at all."""
     now = now_ms()
     incident_id = new_id("inc")
     async with hub.db.read() as tx:
         scope = await scope_for(tx, [service] if service else [], hub.settings.incident_services)
+        if app_ids:
+            known = set((await tx.execute(select(App.id).where(App.id.in_(set(app_ids)))))
+                        .scalars())
+            unknown = sorted(set(app_ids) - known)
+            if unknown:
+                raise UnknownApps(unknown)
     if app_ids:
         scope.app_ids = sorted(set(app_ids))
     if url_patterns:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import sys
 
 import structlog
@@ -14,10 +15,22 @@ SECRET_KEYS = {
 }
 
 
+SECRET_IN_QUERY = re.compile(
+    r"([?&](?:" + "|".join(sorted(SECRET_KEYS)) + r")=)[^&#\s'\"]*", re.IGNORECASE)
+"""`?token=…` and the like inside a logged URL (an Opsgenie webhook may carry its token so)."""
+
+
+def redact_query(text: str) -> str:
+    """The text with the values of secret-named query parameters replaced."""
+    return SECRET_IN_QUERY.sub(r"\1[redacted]", text)
+
+
 def _drop_secrets(_: object, __: str, event: dict[str, object]) -> dict[str, object]:
-    for name in list(event):
+    for name, value in list(event.items()):
         if name.lower() in SECRET_KEYS:
             event[name] = "[redacted]"
+        elif isinstance(value, str) and "=" in value:
+            event[name] = redact_query(value)
     return event
 
 

@@ -11,6 +11,7 @@ reachable as `builtin/<name>` so a team's template can extend it).
 from __future__ import annotations
 
 import base64
+import re
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -135,8 +136,10 @@ class Evidence(msgspec.Struct):
     replay_url: str
     """/replays/{id}?t= (needs a login)."""
     share_url: str
-    """Signed link to the same moment, no account needed, until share_expires_at."""
+    """Signed link to the same moment, no account needed, until share_expires_at; "" when
+    the draft carries no share links (see `postmortem_context`)."""
     share_expires_at: str
+    """"" without a share link."""
     snapshot_url: str
     """PNG of the failing moment (needs a login)."""
 
@@ -174,8 +177,11 @@ class UnknownFormat(ValueError):
     """Neither markdown nor html."""
 
 
-async def postmortem_context(hub: Hub, incident: Incident,
-                             now: int | None = None) -> PostmortemContext:
+async def postmortem_context(hub: Hub, incident: Incident, now: int | None = None,
+                             share_links: bool = False) -> PostmortemContext:
+    """What the templates show. `share_links`: mint signed share links for the evidence
+    (they open a replay without an account, so only for agents' drafts and published
+    documents); without, the evidence links to the hub's replay pages alone."""
     now = now if now is not None else now_ms()
     settings, base = hub.settings, hub.settings.base_url
     scope = scope_of(incident)
@@ -196,24 +202,47 @@ async def postmortem_context(hub: Hub, incident: Incident,
         generated_at=iso(now), base_url=base, incident=info,
         summary=_summary(info, figures), impact=figures, chart=chart,
         timeline=_timeline(events, incident, series, chart, base),
-        evidence=_evidence(hub, impact, base),
-        stakeholders=[], action_items=[ActionItem("")],
+        evidence=_evidence(hub, impact, base, share_links),
+        stakeholders=await _stakeholders(hub, incident), action_items=[ActionItem("")],
         open_questions=_questions(figures),
         markdown_url=f"{base}/api/v1/incidents/{incident.id}/postmortem?format=markdown",
         page_url=f"{base}/incidents/{incident.id}/postmortem")
 
 
+async def _stakeholders(hub: Hub, incident: Incident) -> list[Stakeholder]:
+    """The incident's owners by the `[[ownership]]` rules: owning teams, then people."""
+    from replayhub.people import owner_contacts, owners_of_incident
+
+    contacts = await owner_contacts(hub, await owners_of_incident(hub, incident))
+    return [Stakeholder(c.name, "owning team" if c.kind == "team" else "owner", c.contact)
+            for c in contacts]
+
+
 async def render_postmortem(hub: Hub, incident: Incident, fmt: str,
-                            standalone: bool = True) -> str:
-    """The draft as Markdown, or as HTML (a whole document, else the <article> alone)."""
+                            standalone: bool = True, edits: bool = True,
+                            share_links: bool = False) -> str:
+    """The draft as Markdown, or as HTML (a whole document, else the <article> alone).
+
+    `share_links`: the evidence carries signed share links (agents and admins only; a
+    viewer's draft links to the hub's replay pages, which need a login).
+
+    With `edits`, the sections people edited in the notebook replace the generated ones
+    (replayhub.notebook); without, the document is the generated draft alone.
+    """
     if fmt not in FORMATS:
         raise UnknownFormat(f"format must be one of {', '.join(FORMATS)}, not {fmt!r}")
-    context = await postmortem_context(hub, incident)
+    context = await postmortem_context(hub, incident, share_links=share_links)
     env = environment(hub.settings.postmortem.template_dir)
     values = {"pm": context, "incident": context.incident}
     if fmt == "markdown":
-        return env.get_template(TEMPLATES["markdown"]).render(**values)
-    return env.get_template(STANDALONE if standalone else TEMPLATES["html"]).render(**values)
+        text = env.get_template(TEMPLATES["markdown"]).render(**values)
+    else:
+        text = env.get_template(STANDALONE if standalone else TEMPLATES["html"]).render(**values)
+    if not edits:
+        return text
+    from replayhub.notebook import apply_edits  # the notebook builds on this module
+
+    return await apply_edits(hub, incident.id, fmt, text)
 
 
 # --- templates ----------------------------------------------------------------------------
@@ -223,9 +252,71 @@ def builtin_dir() -> Path:
     return templates_dir() / "postmortem"
 
 
+CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+URL_IN_TEXT = re.compile(r"(?:\b[A-Za-z][A-Za-z0-9+.-]*://|\bwww\.)\S+")
+MD_SPECIAL = re.compile(r"([\\`*_\[\]<>#|~&$])")
+MD_LEADING = re.compile(r"^(?:(\d+)([.)])|([-+=]))")
+URL_UNSAFE = re.compile(r"[\s<>()\\`|\"']")
+
+
+def one_line(value: object) -> str:
+    """The value as one line of text: whitespace runs as one space, control characters
+    dropped."""
+    return CONTROL.sub("", " ".join(str(value).split()))
+
+
 def md_cell(value: object) -> str:
-    """Text safe inside a Markdown table cell or a line: no pipes or line breaks."""
-    return " ".join(str(value).split()).replace("|", "\\|")
+    """Text safe inside a Markdown table cell or a line: no pipes or line breaks. Only for
+    trusted text: anything recorded or received goes through `md_text`."""
+    return one_line(value).replace("|", "\\|")
+
+
+def md_escape(text: str) -> str:
+    """Plain text with every character Markdown (and GitHub's flavour) could read as markup
+    escaped: emphasis, code, links and images, HTML, entities, tables, strikethrough, math,
+    and a list, heading or quote marker at the start."""
+    escaped = MD_SPECIAL.sub(r"\\\1", text)
+    return MD_LEADING.sub(lambda m: (f"{m.group(1)}\\{m.group(2)}" if m.group(1)
+                                     else f"\\{m.group(3)}"), escaped)
+
+
+def md_text(value: object) -> str:
+    """Untrusted text (error messages, titles, selectors, page URLs, user names) as
+    Markdown that shows it verbatim on one line, never as a link, picture or HTML: markup
+    characters are escaped and web addresses in it are inline code (not clickable, also where
+    renderers link bare URLs)."""
+    text = one_line(value)
+    parts, at = [], 0
+    for found in URL_IN_TEXT.finditer(text):
+        parts += [md_escape(text[at:found.start()]), md_code(found.group(0))]
+        at = found.end()
+    parts.append(md_escape(text[at:]))
+    return "".join(parts)
+
+
+def md_code(value: object) -> str:
+    """The value as an inline code span (fenced by more backticks than it holds; a pipe
+    escaped for table cells)."""
+    text = one_line(value).replace("|", "\\|")
+    if not text:
+        return ""
+    fence = "`" * (max((len(run) for run in re.findall("`+", text)), default=0) + 1)
+    pad = " " if text[0] in "` " or text[-1] in "` " else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
+def is_http_url(value: object) -> bool:
+    """An absolute http(s) URL (the only kind a generated link may point to)."""
+    text = str(value or "")
+    return text.lower().startswith(("https://", "http://")) and not CONTROL.search(text)
+
+
+def md_url(value: object) -> str:
+    """A link target: the URL with the characters that could end it (or start markup)
+    percent-encoded; "#" for anything but an http(s) URL."""
+    if not is_http_url(value):
+        return "#"
+    return URL_UNSAFE.sub(lambda m: f"%{ord(m.group(0)):02X}", str(value))
 
 
 def when(value: str | None) -> str:
@@ -247,6 +338,10 @@ def environment(template_dir: str = "") -> jinja2.Environment:
         keep_trailing_newline=True)
     env.filters["clock"] = clock
     env.filters["md"] = md_cell
+    env.filters["md_text"] = md_text
+    env.filters["md_code"] = md_code
+    env.filters["md_url"] = md_url
+    env.tests["http_url"] = is_http_url
     env.filters["when"] = when
     return env
 
@@ -390,19 +485,24 @@ def _timeline(events: list[IncidentEvent], incident: Incident, series: _Series, 
     return sorted(items, key=lambda item: (item.at, order.get(item.kind, 9)))
 
 
-def _evidence(hub: Hub, impact: Impact, base: str) -> list[Evidence]:
+def _evidence(hub: Hub, impact: Impact, base: str, share_links: bool) -> list[Evidence]:
+    """The top replays, each linked at its failing moment: the hub's replay page (needs a
+    login), and with `share_links` a signed link that works without one."""
     days = max(1, min(hub.settings.postmortem.share_link_days, MAX_SECONDS // DAY_SECONDS))
     found = []
     for replay in impact.replays[:EVIDENCE]:
         t = int(parse_qs(urlsplit(replay.replay_url).query).get("t", ["0"])[0])
-        token, expires_at = make_share_token(hub.secret_key, replay.session_id, t,
-                                             days * DAY_SECONDS)
+        share_url = share_expires_at = ""
+        if share_links:
+            token, expires_at = make_share_token(hub.secret_key, replay.session_id, t,
+                                                 days * DAY_SECONDS)
+            share_url, share_expires_at = f"{base}/share/{token}", iso(expires_at * 1000)
         found.append(Evidence(
             session_id=replay.session_id, user=replay.user, started_at=replay.started_at,
             errors=replay.errors, frustrations=replay.frustrations,
             first_error_at=replay.first_error_at, t=t, moment=clock(t),
-            replay_url=replay.replay_url, share_url=f"{base}/share/{token}",
-            share_expires_at=iso(expires_at * 1000),
+            replay_url=replay.replay_url, share_url=share_url,
+            share_expires_at=share_expires_at,
             snapshot_url=snapshot_url(base, replay.session_id, t)))
     return found
 

@@ -15,6 +15,7 @@ from replayhub.db.upsert import insert_ignore
 from replayhub.index.sessions import iso
 from replayhub.outbox.actions import TICKET_NOTE, marker_for
 from replayhub.outbox.store import enqueue, new_delivery_id
+from replayhub.people import owner_labels, owners_of_sessions
 from replayhub.replay.share import DEFAULT_SECONDS, make_share_token
 from replayhub.templating import clock, render
 
@@ -41,6 +42,8 @@ class NoteItem(msgspec.Struct):
     page: str
     errors: list[str]
     frustration: str
+    owners: list[str] = []
+    """Who owns the session (`Payments (team)`, `Ada Lovelace`), by the ownership rules."""
 
 
 def share_url_for(hub: Hub, session_id: str, t: int) -> str:
@@ -100,6 +103,7 @@ def frustration_text(session: ReplaySession) -> str:
 
 async def note_items(hub: Hub, sessions: list[ReplaySession],
                      moment: int | None = None) -> list[NoteItem]:
+    owners = await owners_of_sessions(hub, [session.id for session in sessions])
     items = []
     for session in sessions:
         async with hub.db.read() as tx:
@@ -111,7 +115,8 @@ async def note_items(hub: Hub, sessions: list[ReplaySession],
         page = errors[0].url if errors and errors[0].url else session.last_url
         items.append(NoteItem(session.id, share_url_for(hub, session.id, t), t,
                               iso(session.started_at), clock(session.duration_ms), page,
-                              [e.message[:300] for e in errors], frustration_text(session)))
+                              [e.message[:300] for e in errors], frustration_text(session),
+                              await owner_labels(hub, owners.get(session.id))))
     return items
 
 

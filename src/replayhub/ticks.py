@@ -18,4 +18,8 @@ class Tick(NamedTuple):
 
 
 TICKS: list[Tick] = [
+    Tick("alerts", 30, "replayhub.alerts:alerts_tick"),
+    Tick("retention", 3600, "replayhub.retention:retention_tick"),
+    Tick("playlists", 300, "replayhub.playlists:refresh_playlists"),
+    Tick("document_comments", 60, "replayhub.publishing:sync_document_comments"),
 ]

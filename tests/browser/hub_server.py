@@ -16,7 +16,7 @@ import httpx
 import uvicorn
 
 from replayhub.app import create_app
-from replayhub.config import Settings
+from replayhub.config import SchedulerSettings, Settings
 from replayhub.hub import Hub
 
 
@@ -54,8 +54,9 @@ class RunningHub:
 @contextmanager
 def running_hub(data_dir: Path, admin_token: str) -> Iterator[RunningHub]:
     port = free_port()
+    # No scheduler: retention would purge the recordings (made on a fixed date).
     settings = Settings(data_dir=str(data_dir), admin_token=admin_token, port=port,
-                        log_level="warning")
+                        log_level="warning", scheduler=SchedulerSettings(enabled=False))
     server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port,
                                            log_level="warning", access_log=False))
     thread = threading.Thread(target=server.run, daemon=True)

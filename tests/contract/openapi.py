@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import copy
+import email
+import email.policy
 import json
 import os
 import re
@@ -85,6 +87,11 @@ class Supplement:
 
 
 class OpenAPI:
+    base_path = ""
+    """A prefix the spec's paths leave out (Confluence v2: /wiki/api/v2)."""
+    check_headers = False
+    """Check the header parameters the spec requires (From, X-Atlassian-Token...)."""
+
     def __init__(self, document: dict[str, Any], supplements: dict[str, Supplement],
                  extra_query: dict[str, dict[str, Any]], schema_patches: dict[str, Any]) -> None:
         self.document = to_json_schema(document)
@@ -128,6 +135,10 @@ class OpenAPI:
 
     def operation(self, method: str, path: str) -> Operation:
         path = path.removesuffix(".json")
+        if self.base_path:
+            if not path.startswith(self.base_path + "/"):
+                raise ContractError(f"{method} {path}: not under {self.base_path}")
+            path = path.removeprefix(self.base_path)
         matches = [op for op in self.operations if op.method == method
                    and op.pattern.match(path)]
         if not matches:
@@ -162,8 +173,11 @@ class OpenAPI:
         op = self.operation(request.method, request.url.path)
         where = f"{op.method} {op.template} ({op.operation_id})"
         supplement = self.supplements.get(op.operation_id, Supplement())
-        self._check_path(op, request.url.path.removesuffix(".json"), where)
+        path = request.url.path.removesuffix(".json")
+        self._check_path(op, path.removeprefix(self.base_path) if self.base_path else path, where)
         self._check_query(op, supplement, request, where)
+        if self.check_headers:
+            self._check_headers(op, request, where)
         self._check_body(op, supplement, request, where)
         return op
 
@@ -192,6 +206,51 @@ class OpenAPI:
                 raise ContractError(f"{where}: query parameter {name!r} is not in the spec")
             self.validate(_typed(value, allowed[name]), allowed[name], f"{where} ?{name}")
 
+    def _check_headers(self, op: Operation, request: httpx.Request, where: str) -> None:
+        """Required header parameters are sent (Content-Type only with a body), within enums."""
+        for param in op.spec["parameters"]:
+            if param.get("in") != "header":
+                continue
+            name, schema = param["name"], param.get("schema", {})
+            value = request.headers.get(name)
+            if value is None:
+                if param.get("required") and (name.lower() != "content-type" or request.content):
+                    raise ContractError(f"{where}: header {name!r} is required")
+                continue
+            if "enum" in schema and value.split(";")[0].strip() not in schema["enum"]:
+                raise ContractError(f"{where}: header {name}={value!r} is not one of "
+                                    f"{schema['enum']}")
+            if schema.get("format") == "email" and not re.fullmatch(r"[^@\s]+@[^@\s]+", value):
+                raise ContractError(f"{where}: header {name}={value!r} is not an e-mail address")
+
+    def _check_multipart(self, schema: dict[str, Any], request: httpx.Request,
+                         where: str) -> None:
+        """A multipart/form-data body: its parts are the schema's properties, required ones
+        present (file parts with a file name)."""
+        kind = request.headers.get("content-type", "")
+        message = email.message_from_bytes(
+            f"Content-Type: {kind}\r\n\r\n".encode() + request.content,
+            policy=email.policy.HTTP)
+        if not message.is_multipart():
+            raise ContractError(f"{where}: the body is not multipart/form-data")
+        parts: dict[str, Any] = {}
+        for part in message.iter_parts():
+            name = part.get_param("name", header="content-disposition")
+            if not name:
+                raise ContractError(f"{where}: a multipart part has no name")
+            parts[str(name)] = part
+        schema = self.resolve(schema)
+        declared = schema.get("properties", {})
+        for name in schema.get("required", []):
+            if name not in parts:
+                raise ContractError(f"{where}: multipart part {name!r} is required")
+        for name, part in parts.items():
+            if name not in declared:
+                raise ContractError(f"{where}: multipart part {name!r} is not in the spec")
+            if declared[name].get("format") == "binary" and name == "file" \
+                    and not part.get_filename():
+                raise ContractError(f"{where}: the file part has no file name")
+
     def _check_body(self, op: Operation, supplement: Supplement, request: httpx.Request,
                     where: str) -> None:
         content = request.content
@@ -200,11 +259,16 @@ class OpenAPI:
             if kind not in supplement.raw_body_types or not content:
                 raise ContractError(f"{where}: expected a raw body of {supplement.raw_body_types}")
             return
-        declared = (op.spec.get("requestBody") or {}).get("content", {})
+        request_body = self.resolve(op.spec.get("requestBody") or {})
+        declared = request_body.get("content", {})
         schema = (declared.get("application/json") or {}).get("schema") or supplement.json_body
         if not content:
-            if (op.spec.get("requestBody") or {}).get("required"):
+            if request_body.get("required"):
                 raise ContractError(f"{where}: a request body is required")
+            return
+        if "multipart/form-data" in declared:
+            self._check_multipart(declared["multipart/form-data"].get("schema") or {}, request,
+                                  where)
             return
         if schema is None:
             raise ContractError(f"{where}: the spec declares no request body")
@@ -232,6 +296,8 @@ class OpenAPI:
 
 def _typed(value: str, schema: dict[str, Any]) -> Any:
     kind = schema.get("type")
+    if kind == "array":
+        return [_typed(item, schema.get("items") or {}) for item in value.split(",")]
     if kind == "integer" and value.lstrip("-").isdigit():
         return int(value)
     if kind == "boolean" and value in {"true", "false"}:
@@ -274,3 +340,42 @@ def zendesk() -> OpenAPI:
     with path.open("rb") as handle:
         document = yaml.load(handle, Loader=_Loader)  # a SafeLoader subclass
     return OpenAPI(copy.deepcopy(document), ZENDESK_SUPPLEMENTS, PAGINATION, ZENDESK_PATCHES)
+
+
+def _load_json(relative: str) -> dict[str, Any]:
+    return json.loads((specs_dir() / relative).read_text())
+
+
+CONFLUENCE_V2_PATCHES = {
+    f"/components/schemas/{name}/additionalProperties": False
+    for name in ("PageBodyWrite", "PageNestedBodyWrite", "CommentBodyWrite",
+                 "CommentNestedBodyWrite")
+}
+"""Page and comment bodies are `oneOf` a flat body and a nested one whose schemas declare no
+`additionalProperties`, so every body matches both and `oneOf` fails; closing them keeps what
+the docs say ("Only one body format should be specified")."""
+
+
+@cache
+def confluence_v2() -> OpenAPI:
+    """Confluence Cloud REST API v2; its paths sit under /wiki/api/v2."""
+    spec = OpenAPI(_load_json("confluence/confluence-v2.json"), {}, {}, CONFLUENCE_V2_PATCHES)
+    spec.base_path = "/wiki/api/v2"
+    spec.check_headers = True
+    return spec
+
+
+@cache
+def confluence_v1() -> OpenAPI:
+    """Confluence Cloud REST API v1 (attachments, users); its paths carry /wiki/rest/api."""
+    spec = OpenAPI(_load_json("confluence/swagger.v3.json"), {}, {}, {})
+    spec.check_headers = True
+    return spec
+
+
+@cache
+def pagerduty_rest() -> OpenAPI:
+    """PagerDuty REST API v2 (headers checked: `Accept`, and `From` on writes)."""
+    spec = OpenAPI(_load_json("pagerduty/reference/REST/openapiv3.json"), {}, {}, {})
+    spec.check_headers = True
+    return spec

@@ -9,11 +9,12 @@ import httpx
 import pytest
 from click.testing import CliRunner
 
-from connectors.zendesk.client import retry_after, vendor_error
+from connectors.zendesk.client import vendor_error
 from connectors.zendesk.connector import ZendeskConnector
 from connectors.zendesk.settings import ZendeskSettings
 from replayhub.cli import main
 from replayhub.connector import VendorError
+from replayhub.vendor_http import retry_after
 from tests.integration.zendesk.fake import BASE_URL, FakeZendesk, answer
 
 TOKEN = "zd_token_that_must_not_leak"

@@ -45,6 +45,7 @@ class ReplaySession(SQLModel, table=True):
         Index("ix_sessions_user_email", "user_email", "started_at", "id"),
         Index("ix_sessions_user_id", "user_id", "started_at", "id"),
         Index("ix_sessions_open", "needs_close", "updated_at"),
+        Index("ix_sessions_created", "created_at"),
     )
     id: str = Field(primary_key=True, max_length=128)
     app_id: str = Field(foreign_key="apps.id", max_length=32)
@@ -193,7 +194,8 @@ class Frustration(SQLModel, table=True):
     """A frustration signal: rage_click, dead_click or error_click."""
 
     __tablename__ = "frustrations"
-    __table_args__ = (Index("ix_frustrations_session", "session_id", "t"),)
+    __table_args__ = (Index("ix_frustrations_session", "session_id", "t"),
+                      Index("ix_frustrations_t", "t", "session_id"))
     id: int | None = Field(default=None, primary_key=True)
     session_id: str = Field(foreign_key="sessions.id", max_length=128)
     t: int = _ms()
@@ -353,22 +355,438 @@ class IncidentEvent(SQLModel, table=True):
 # --- Post-mortem notebook: edited sections, incident comments (migration 0006) ---
 
 
+class PostmortemSection(SQLModel, table=True):
+    """A post-mortem section as a person edited it; it replaces the generated text until reset.
+
+    `version` grows with every edit and reset (optimistic concurrency: an edit names the
+    version it started from); `body` None: reset, the generated text shows again.
+    """
+
+    __tablename__ = "postmortem_sections"
+    __table_args__ = (UniqueConstraint("incident_id", "name"),)
+    id: int | None = Field(default=None, primary_key=True)
+    incident_id: str = Field(foreign_key="incidents.id", max_length=32)
+    name: str = Field(max_length=100)
+    """The section's name (summary, impact, root_cause, action_items...)."""
+    body: str | None = Field(default=None, sa_type=Text)
+    """Markdown; None: back to the generated text."""
+    version: int = 0
+    edited_by: str = Field(default="", max_length=200)
+    edited_at: int = _ms()
+
+
+class IncidentComment(SQLModel, table=True):
+    """A comment in an incident's thread: written in the hub, or imported from a page the
+    post-mortem is published on."""
+
+    __tablename__ = "incident_comments"
+    __table_args__ = (
+        UniqueConstraint("incident_id", "connector", "external_id"),
+        Index("ix_incident_comments_incident", "incident_id", "created_at"),
+    )
+    id: str = Field(primary_key=True, max_length=32)
+    incident_id: str = Field(foreign_key="incidents.id", max_length=32)
+    source: str = Field(max_length=50)
+    """hub, or the connector it was imported from (confluence, notion...)."""
+    connector: str = Field(default="hub", max_length=50)
+    external_id: str | None = Field(default=None, max_length=200)
+    """The vendor's comment id; for hub comments the client's Idempotency-Key, if it sent one."""
+    target_id: str | None = Field(default=None, max_length=200)
+    """The vendor page an imported comment came from."""
+    author: str = Field(max_length=200)
+    author_email: str = Field(default="", max_length=320)
+    body: str = Field(sa_type=Text)
+    created_at: int = _ms()
+
+
 # --- Publications of post-mortems to Confluence, Notion, Git (migration 0007) ---
+
+
+class Publication(SQLModel, table=True):
+    """Where an incident's post-mortem is published at one connector (one page, updated in
+    place: publishing again bumps its version, never makes a second page)."""
+
+    __tablename__ = "publications"
+    __table_args__ = (UniqueConstraint("incident_id", "connector"),)
+    id: int | None = Field(default=None, primary_key=True)
+    incident_id: str = Field(foreign_key="incidents.id", max_length=32)
+    connector: str = Field(max_length=50)
+    document_key: str = Field(max_length=200)
+    """`postmortem:<incident id>`: the document's identity at the vendor (see Document.key)."""
+    external_id: str = Field(max_length=200)
+    """The vendor's id of the page (Confluence page id, Notion page id, Git path)."""
+    url: str = Field(default="", sa_type=Text)
+    version: str = Field(default="", max_length=100)
+    """The vendor's version after the last publish (Confluence's number, a Git blob sha)."""
+    published_at: int = _ms()
+    delivery_id: str = Field(default="", max_length=32)
+    """The outbox delivery that last published it."""
 
 
 # --- People, teams and ownership (migration 0008) ---
 
 
+class Person(SQLModel, table=True):
+    """Someone the hub can mention, notify and name as an owner (from [[people]] or the API)."""
+
+    __tablename__ = "people"
+    email: str = Field(primary_key=True, max_length=320)
+    """Lower case: the person's key."""
+    name: str = Field(default="", max_length=200)
+    slack: str = Field(default="", max_length=50)
+    zendesk: str = Field(default="", max_length=50)
+    teams_address: str = Field(default="", max_length=320)
+    """Microsoft Teams sign-in address; empty: the e-mail."""
+    source: str = Field(max_length=10)
+    """config or api."""
+    config_hash: str | None = Field(default=None, max_length=64)
+    """Hash of the config entry last applied: a changed entry is applied again at start."""
+    created_at: int = _ms()
+    updated_at: int = _ms()
+
+
+class Team(SQLModel, table=True):
+    """A group of people with the places it is told things (from [[teams]] or the API)."""
+
+    __tablename__ = "teams"
+    name: str = Field(primary_key=True, max_length=100)
+    slack_channel: str = Field(default="", max_length=200)
+    teams_webhook: str = Field(default="", sa_type=Text)
+    """A Power Automate Workflows URL: a secret, never returned or logged."""
+    email: str = Field(default="", max_length=320)
+    source: str = Field(max_length=10)
+    config_hash: str | None = Field(default=None, max_length=64)
+    created_at: int = _ms()
+    updated_at: int = _ms()
+
+
+class TeamMember(SQLModel, table=True):
+    __tablename__ = "team_members"
+    __table_args__ = (Index("ix_team_members_email", "email"),)
+    team_name: str = Field(foreign_key="teams.name", primary_key=True, max_length=100)
+    email: str = Field(foreign_key="people.email", primary_key=True, max_length=320)
+
+
+class SlackIdCache(SQLModel, table=True):
+    """Slack member ids found by e-mail (users.lookupByEmail), so each is looked up once."""
+
+    __tablename__ = "slack_ids"
+    email: str = Field(primary_key=True, max_length=320)
+    slack_id: str = Field(default="", max_length=50)
+    """Empty: looked up, no Slack member has this e-mail."""
+    looked_up_at: int = _ms()
+
+
+
 # --- Alert rules' state and cool-downs (migration 0009) ---
+
+
+class AlertState(SQLModel, table=True):
+    """One alert rule about one subject (an error group, a page element, a playlist): the
+    message it posted in the current cool-down, the counts shown, whether it is resolved."""
+
+    __tablename__ = "alert_states"
+    __table_args__ = (UniqueConstraint("rule", "subject"),
+                      Index("ix_alert_states_work", "needs_post", "dirty"),
+                      Index("ix_alert_states_fingerprint", "fingerprint"))
+    id: int | None = Field(default=None, primary_key=True)
+    rule: str = Field(max_length=200)
+    subject: str = Field(max_length=300)
+    """error:<app>:<fingerprint>, spike:<app>:<fingerprint>, frustration:<hash> or
+    playlist:<id>."""
+    kind: str = Field(max_length=40)
+    """The rule's event: error.new, error.regressed, error.spike, frustration, ..."""
+    fingerprint: str = Field(default="", max_length=32)
+    app_id: str = Field(default="", max_length=32)
+    episode: int = 1
+    """Which message: a new one each time the rule fires again after its cool-down."""
+    fired_at: int = _ms()
+    """When the current message was decided (the cool-down runs from here)."""
+    since: int = _ms()
+    """Counts cover what happened from here on."""
+    sessions: int = 0
+    users: int = 0
+    occurrences: int = 0
+    needs_post: bool = True
+    """The current episode's messages are still to be enqueued (or wait for the digest)."""
+    dirty: bool = False
+    """Counts or resolution changed: the posted messages are to be updated."""
+    revision: int = 0
+    """Updates enqueued so far for this episode (each update's idempotency key)."""
+    resolved: bool = False
+    thread_of: str = Field(default="", max_length=40)
+    """"reply": a regression, posted under each target's earlier message about the error."""
+    detail: str = Field(default="{}", sa_type=Text)
+    """JSON: what the message names (page, selector, playlist, watchers)."""
+    created_at: int = _ms()
+    updated_at: int = _ms()
+
+
+class AlertMessage(SQLModel, table=True):
+    """A message an alert posted to one target (Slack channel, Teams team, e-mail)."""
+
+    __tablename__ = "alert_messages"
+    __table_args__ = (UniqueConstraint("state_id", "episode", "target"),
+                      Index("ix_alert_messages_fingerprint", "fingerprint", "target"))
+    id: int | None = Field(default=None, primary_key=True)
+    state_id: int = Field(foreign_key="alert_states.id")
+    episode: int
+    target: str = Field(max_length=300)
+    """slack:<channel>, teams:team:<name> or email:<address>."""
+    fingerprint: str = Field(default="", max_length=32)
+    delivery_id: str = Field(max_length=32)
+    """The outbox delivery that posts it; its external_id is the message's id."""
+    created_at: int = _ms()
+
+
+class AlertCursor(SQLModel, table=True):
+    """How far the alert tick has read an index table (by row id)."""
+
+    __tablename__ = "alert_cursors"
+    name: str = Field(primary_key=True, max_length=50)
+    last_id: int = _ms(default=0)
+    """The highest id read by the last tick."""
+    previous_id: int = _ms(default=0)
+    """The highest id read by the tick before: rows between are read again once, so a
+    write that committed late (PostgreSQL) is never missed."""
+    updated_at: int = _ms()
+
+
+class AlertDigest(SQLModel, table=True):
+    """When a rule's digest is sent next (claimed with a compare-and-set)."""
+
+    __tablename__ = "alert_digests"
+    rule: str = Field(primary_key=True, max_length=200)
+    schedule: str = Field(max_length=300)
+    timezone: str = Field(max_length=100)
+    next_run_at: int = _ms()
+    last_run_at: int | None = _ms(nullable=True)
+
+
+class ErrorResolution(SQLModel, table=True):
+    """An error group marked resolved (in the hub or from chat); a new occurrence regresses it."""
+
+    __tablename__ = "error_resolutions"
+    __table_args__ = (Index("ix_error_resolutions_fingerprint", "fingerprint"),)
+    group_id: int = Field(foreign_key="error_groups.id", primary_key=True)
+    fingerprint: str = Field(max_length=32)
+    resolved_at: int | None = _ms(nullable=True)
+    """None: open again (it regressed)."""
+    resolved_by: str = Field(default="", max_length=200)
+    regressed_at: int | None = _ms(nullable=True)
+    updated_at: int = _ms()
 
 
 # --- Chat messages and threads (migration 0010) ---
 
 
+class ChatMessage(SQLModel, table=True):
+    """A chat message the hub posted or imported (Slack): which replay its thread is about.
+
+    Thread replies become comments on `session_id`; a message whose `ts` is here is known, so
+    its echo (the vendor's event for a message the hub posted) is never imported again.
+    """
+
+    __tablename__ = "chat_messages"
+    __table_args__ = (
+        UniqueConstraint("connector", "channel", "ts"),
+        Index("ix_chat_messages_session", "session_id"),
+        Index("ix_chat_messages_comment", "comment_id"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    connector: str = Field(max_length=50)
+    channel: str = Field(max_length=100)
+    """The vendor's channel id."""
+    ts: str = Field(max_length=64)
+    """The message's id in the channel (Slack's ts)."""
+    thread_ts: str | None = Field(default=None, max_length=64)
+    """The thread's first message (None: this message starts a thread)."""
+    kind: str = Field(max_length=20)
+    """alert, alert_reply, share, hub_comment (a hub comment posted) or chat_comment (a reply
+    imported as a comment)."""
+    session_id: str | None = Field(default=None, max_length=128)
+    alert_key: str | None = Field(default=None, max_length=300)
+    delivery_id: str | None = Field(default=None, max_length=32)
+    comment_id: str | None = Field(default=None, max_length=32)
+    created_at: int = _ms()
+    deleted_at: int | None = _ms(nullable=True)
+    """The vendor message was deleted (its imported comment is gone; the ts stays known)."""
+
+
 # --- Scheduler: leader lease, schedules and runs (migration 0011) ---
+
+
+class Lease(SQLModel, table=True):
+    """A lease held by one hub process until `expires_at` (the scheduler's leader)."""
+
+    __tablename__ = "leases"
+    name: str = Field(primary_key=True, max_length=50)
+    owner: str = Field(max_length=100)
+    expires_at: int = _ms()
+
+
+class TickStatus(SQLModel, table=True):
+    """The last run of each scheduler tick, for `replayhub jobs`."""
+
+    __tablename__ = "tick_status"
+    name: str = Field(primary_key=True, max_length=50)
+    owner: str = Field(default="", max_length=100)
+    started_at: int | None = _ms(nullable=True)
+    finished_at: int | None = _ms(nullable=True)
+    result: str = Field(default="", sa_type=Text)
+    """What the tick did (a count) or its error."""
+
+
+class Schedule(SQLModel, table=True):
+    """A recurring job (a report, a digest): an RRULE or cron rule in an IANA timezone."""
+
+    __tablename__ = "schedules"
+    __table_args__ = (Index("ix_schedules_due", "paused", "next_run_at"),
+                      UniqueConstraint("kind", "target_id"))
+    id: str = Field(primary_key=True, max_length=32)
+    kind: str = Field(max_length=30)
+    """What runs: a key of replayhub.scheduler.KINDS (report, ...)."""
+    target_id: str = Field(max_length=64)
+    """The report (or other object) the schedule runs."""
+    rule: str = Field(max_length=300)
+    timezone: str = Field(default="UTC", max_length=64)
+    anchor_at: int = _ms()
+    """Where an RRULE's recurrence starts (its DTSTART): the schedule's creation."""
+    next_run_at: int = _ms()
+    """The next occurrence, claimed by a compare-and-set so one process runs it."""
+    last_run_at: int | None = _ms(nullable=True)
+    paused: bool = False
+    failures: int = 0
+    """Failed runs in a row; the schedule pauses after [scheduler] pause_after_failures."""
+    created_at: int = _ms()
+
+
+class ScheduleRun(SQLModel, table=True):
+    """One occurrence of a schedule; (schedule, fire time) is unique, so it runs once."""
+
+    __tablename__ = "schedule_runs"
+    __table_args__ = (UniqueConstraint("schedule_id", "fire_time"),
+                      Index("ix_schedule_runs_schedule", "schedule_id", "fire_time"),
+                      Index("ix_schedule_runs_lease", "status", "lease_until"))
+    id: str = Field(primary_key=True, max_length=32)
+    schedule_id: str = Field(foreign_key="schedules.id", max_length=32)
+    fire_time: int = _ms()
+    status: str = Field(max_length=10)
+    """running, succeeded, skipped or failed."""
+    claimed_by: str = Field(default="", max_length=100)
+    """The process running it (host:pid); another one takes over when the lease runs out."""
+    lease_until: int = _ms(default=0)
+    """Renewed while the run lasts; a "running" run past it was interrupted and is resumed."""
+    attempts: int = 1
+    """Tries so far (1, plus one per takeover after an interruption)."""
+    started_at: int = _ms()
+    finished_at: int | None = _ms(nullable=True)
+    error: str = Field(default="", sa_type=Text)
+    delivered: str = Field(default="[]", sa_type=Text)
+    """JSON list: what the run sent (delivery ids, a skip reason)."""
+
+
+class PurgedSession(SQLModel, table=True):
+    """A session deleted by retention: links to it say so instead of failing."""
+
+    __tablename__ = "purged_sessions"
+    id: str = Field(primary_key=True, max_length=128)
+    purged_at: int = _ms()
 
 
 # --- Playlists (migration 0012) ---
 
 
+class Playlist(SQLModel, table=True):
+    """A collection (sessions added by hand) or a saved search (filters); never both."""
+
+    __tablename__ = "playlists"
+    __table_args__ = (Index("ix_playlists_kind", "kind", "refreshed_at"),)
+    id: str = Field(primary_key=True, max_length=32)
+    name: str = Field(max_length=200)
+    kind: str = Field(max_length=20)
+    """collection or search."""
+    filters: str = Field(default="{}", sa_type=Text)
+    """JSON: the filters of GET /api/v1/sessions (saved searches only)."""
+    owner: str = Field(default="", max_length=200)
+    created_at: int = _ms()
+    updated_at: int = _ms()
+    refreshed_at: int | None = _ms(nullable=True)
+    counted_at: int | None = _ms(nullable=True)
+    """The last full count; between two, refreshes add the new matches to it."""
+    seen_until: int | None = _ms(nullable=True)
+    """Sessions stored up to this time have been looked at; the next refresh takes the later
+    ones (its new matches)."""
+    match_count: int = 0
+    """Matching sessions at the last refresh (at most COUNT_CAP; see count_capped)."""
+    count_capped: bool = False
+    new_count: int = 0
+    """Sessions that joined the saved search at its last refresh."""
+
+
+class PlaylistItem(SQLModel, table=True):
+    """A session in a collection, with the moment to open it at and a note."""
+
+    __tablename__ = "playlist_items"
+    __table_args__ = (Index("ix_playlist_items_session", "session_id"),
+                      Index("ix_playlist_items_added", "playlist_id", "added_at"))
+    playlist_id: str = Field(foreign_key="playlists.id", primary_key=True, max_length=32)
+    session_id: str = Field(foreign_key="sessions.id", primary_key=True, max_length=128)
+    t: int = 0
+    note: str = Field(default="", sa_type=Text)
+    added_by: str = Field(default="", max_length=200)
+    added_at: int = _ms()
+
+
+class PlaylistWatcher(SQLModel, table=True):
+    """Someone told about a saved search's new matches: an e-mail, team:NAME or slack:CHANNEL."""
+
+    __tablename__ = "playlist_watchers"
+    playlist_id: str = Field(foreign_key="playlists.id", primary_key=True, max_length=32)
+    watcher: str = Field(primary_key=True, max_length=320)
+    unwatched: int = 0
+    """A person's matching sessions they have not opened yet (at the last refresh)."""
+    created_at: int = _ms()
+
+
 # --- Reports (migration 0013) ---
+
+
+class Report(SQLModel, table=True):
+    """A scheduled report: what it covers (filters or a playlist), its period and recipients.
+    When it runs lives in `schedules` (kind "report", target_id = this id)."""
+
+    __tablename__ = "reports"
+    id: str = Field(primary_key=True, max_length=32)
+    name: str = Field(max_length=200)
+    owner: str = Field(default="", max_length=320)
+    """Who created it (an e-mail, or a token's name): told when the report is paused."""
+    filters: str = Field(default="{}", sa_type=Text)
+    """JSON: the filters of GET /api/v1/sessions (without since/until)."""
+    playlist_id: str | None = Field(default=None, max_length=32)
+    schedule: str = Field(max_length=300)
+    timezone: str = Field(default="UTC", max_length=64)
+    period: str = Field(default="", max_length=32)
+    """ISO 8601 duration; empty: the time between two occurrences of the schedule."""
+    deliver: str = Field(default="[]", sa_type=Text)
+    """JSON list of {"email"} | {"slack": channel} | {"team": name}."""
+    unsubscribed: str = Field(default="[]", sa_type=Text)
+    """JSON list of addresses that unsubscribed although a team entry still names them."""
+    skip_empty: bool = True
+    created_at: int = _ms()
+    updated_at: int = _ms()
+
+
+class ReportRun(SQLModel, table=True):
+    """What one run of a report said (its page in the hub), keyed by the schedule's run."""
+
+    __tablename__ = "report_runs"
+    __table_args__ = (Index("ix_report_runs_report", "report_id", "created_at"),)
+    run_id: str = Field(primary_key=True, max_length=32)
+    report_id: str = Field(foreign_key="reports.id", max_length=32)
+    since: int = _ms()
+    until: int = _ms()
+    content: str = Field(sa_type=Text)
+    """JSON: the figures, tables and links of the report."""
+    chart_svg: str = Field(default="", sa_type=Text)
+    created_at: int = _ms()

@@ -50,6 +50,8 @@ async def handle_event(hub: Hub, connector: Connector, event: WebhookEvent) -> N
         from replayhub.incidents import record_incident_update
 
         await record_incident_update(hub, connector.name, event)
+    elif hasattr(connector, "handle_event"):  # a connector's own events (Slack threads...)
+        await connector.handle_event(hub, event)
 
 
 async def process_webhook(hub: Hub, connector: Connector, event: WebhookEvent,

@@ -257,12 +257,25 @@ async def _session_figures(tx: AsyncSession, scope: Scope, since: int,
     return figures
 
 
-async def sessions_by_id(tx: AsyncSession, ids: list[str]) -> dict[str, ReplaySession]:
-    found: dict[str, ReplaySession] = {}
+class SessionUser(msgspec.Struct, frozen=True):
+    """What the figures read of a session: its user and its start."""
+
+    id: str
+    user_id: str | None
+    user_email: str | None
+    started_at: int
+
+
+async def sessions_by_id(tx: AsyncSession, ids: list[str]) -> dict[str, SessionUser]:
+    """The sessions among `ids` that exist. Only these columns: whole ORM rows for a thousand
+    affected sessions cost more than the queries of the impact."""
+    found: dict[str, SessionUser] = {}
     for start in range(0, len(ids), CHUNK):
-        rows = (await tx.execute(select(ReplaySession).where(
-            ReplaySession.id.in_(ids[start:start + CHUNK])))).scalars()
-        found.update({row.id: row for row in rows})
+        rows = await tx.execute(
+            select(ReplaySession.id, ReplaySession.user_id, ReplaySession.user_email,
+                   ReplaySession.started_at)
+            .where(ReplaySession.id.in_(ids[start:start + CHUNK])))
+        found.update({row[0]: SessionUser(*row) for row in rows})
     return found
 
 
@@ -288,11 +301,11 @@ async def _frustration_spots(tx: AsyncSession, scope: Scope, since: int, until: 
     return pages, elements
 
 
-def user_label(session: ReplaySession) -> str:
+def user_label(session: ReplaySession | SessionUser) -> str:
     return session.user_email or session.user_id or "anonymous"
 
 
-def _rank_replays(figures: dict[str, _SessionFigures], sessions: dict[str, ReplaySession],
+def _rank_replays(figures: dict[str, _SessionFigures], sessions: dict[str, SessionUser],
                   incident_start: int, limit: int, links: _Links) -> list[Replay]:
     """Errors nearest the incident's start first, then the most frustration; one session per
     user before a second one of the same user."""

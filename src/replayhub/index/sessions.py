@@ -232,6 +232,12 @@ async def search_sessions(tx: AsyncSession, filters: SessionFilters, limit: int,
                           cursor: str | None) -> tuple[list[ReplaySession], str | None]:
     """One page of sessions and the cursor of the next page (None at the end)."""
     query = session_query(filters, await rare_filters(tx, filters))
+    return await keyset_page(tx, query, limit, cursor)
+
+
+async def keyset_page(tx: AsyncSession, query: Select[tuple[ReplaySession]], limit: int,
+                      cursor: str | None) -> tuple[list[ReplaySession], str | None]:
+    """A page of a newest-first session query after `cursor`, and the next page's cursor."""
     if cursor:
         started, session_id = decode_cursor(cursor)
         query = query.where(or_(ReplaySession.started_at < started,

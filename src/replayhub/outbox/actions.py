@@ -14,6 +14,17 @@ from replayhub.connector import (
     TagTicket,
     UploadImage,
 )
+from replayhub.mail import EMAIL, send_email
+from replayhub.outbox.chat import CHAT_ACTIONS
+from replayhub.publishing import (
+    DOCUMENT_COMMENT,
+    INCIDENT_NOTE,
+    PUBLISH_DOCUMENT,
+    document_comment,
+    incident_note,
+    publish_document,
+)
+from replayhub.reports import REPORT_CHAT, report_chat
 
 SnapshotFn = Callable[[str, int], Awaitable[bytes | None]]
 UPLOAD_FRESH_SECONDS = 50 * 60
@@ -39,6 +50,12 @@ class Attempt:
     save: Callable[[], Awaitable[None]]
     snapshot: SnapshotFn
     now: Callable[[], float]
+    pace_key: Callable[[str, int], Awaitable[None]] | None = None
+    """Wait for a turn under a narrower limit too (key, per minute): one Slack channel."""
+    hub: Any = None
+    """The running hub, for actions that read people and teams (None in a bare dispatcher)."""
+    db: Any = None
+    """The hub's Database, for actions that record what they made (publications)."""
 
 
 async def upload_snapshot(attempt: Attempt) -> list[str]:
@@ -112,4 +129,10 @@ async def ticket_note(attempt: Attempt) -> str:
     return note_id
 
 
-ACTIONS: dict[str, Callable[[Attempt], Awaitable[str]]] = {TICKET_NOTE: ticket_note}
+ACTIONS: dict[str, Callable[[Attempt], Awaitable[str]]] = {TICKET_NOTE: ticket_note,
+                                                            EMAIL: send_email,
+                                                            PUBLISH_DOCUMENT: publish_document,
+                                                            INCIDENT_NOTE: incident_note,
+                                                            DOCUMENT_COMMENT: document_comment,
+                                                            REPORT_CHAT: report_chat,
+                                                            **CHAT_ACTIONS}

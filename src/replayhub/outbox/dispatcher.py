@@ -7,6 +7,7 @@ import contextlib
 import json
 import secrets
 import time
+from typing import Any
 
 import structlog
 from tenacity import RetryCallState, wait_random_exponential
@@ -40,8 +41,10 @@ class Dispatcher:
 
     def __init__(self, db: Database, connectors: dict[str, Connector], settings: OutboxSettings,
                  snapshot: SnapshotFn = no_snapshot, clock: Clock = time.time,
-                 sleep: Sleep = asyncio.sleep) -> None:
+                 sleep: Sleep = asyncio.sleep, hub: Any = None) -> None:
         self.db = db
+        self.hub = hub
+        """The running hub, handed to actions that read people and teams."""
         self.connectors = connectors
         self.settings = settings
         self.snapshot = snapshot
@@ -141,7 +144,7 @@ class Dispatcher:
             external_id = await action(self._make_attempt(delivery, connector, progress))
         except VendorError as error:
             if error.retry_after:
-                self._bucket(connector).pause(error.retry_after)
+                self._bucket(connector, error.pace_key).pause(error.retry_after)
             await self._after_error(delivery, progress, error)
             return
         await store.mark_sent(self.db, delivery.id, self.owner, external_id, progress,
@@ -149,9 +152,14 @@ class Dispatcher:
         log.info("outbox.sent", delivery=delivery.id, connector=delivery.connector,
                  action=delivery.action, attempts=delivery.attempts)
 
-    def _bucket(self, connector: Connector) -> TokenBucket:
+    def _bucket(self, connector: Connector, key: str = "", per_minute: int = 0) -> TokenBucket:
         return self.pacer.bucket(connector.name, connector.account,
-                                 connector.rate_limit_per_minute)
+                                 per_minute or connector.rate_limit_per_minute, key)
+
+    async def pace_key(self, connector: Connector, key: str, per_minute: int) -> None:
+        """Wait for a turn under a narrower limit (one channel), then under the account's."""
+        await self._bucket(connector, key, per_minute).take()
+        await self._bucket(connector).take()
 
     async def pace(self, connector: Connector) -> None:
         """Wait for a turn under the connector's rate limit (reads made outside the outbox)."""
@@ -165,9 +173,12 @@ class Dispatcher:
             await store.save_progress(self.db, delivery.id, self.owner, progress,
                                       self.now_ms(), lease_ms)
 
+        async def pace_key(key: str, per_minute: int) -> None:
+            await self.pace_key(connector, key, per_minute)
+
         return Attempt(delivery.id, connector, json.loads(delivery.payload), progress,
                        pace=self._bucket(connector).take, save=save, snapshot=self.snapshot,
-                       now=self.clock)
+                       now=self.clock, db=self.db, pace_key=pace_key, hub=self.hub)
 
     async def _after_error(self, delivery: Delivery, progress: dict[str, object],
                            error: VendorError) -> None:

@@ -55,15 +55,19 @@ class TokenBucket:
 
 
 class Pacer:
-    """One bucket per (connector, account), made on first use."""
+    """One bucket per (connector, account), made on first use; and one per narrower pacing
+    key inside an account (a Slack channel takes about one message a second)."""
 
     def __init__(self, clock: Clock = time.monotonic, sleep: Sleep = asyncio.sleep) -> None:
         self.clock = clock
         self.sleep = sleep
-        self.buckets: dict[tuple[str, str], TokenBucket] = {}
+        self.buckets: dict[tuple[str, ...], TokenBucket] = {}
 
-    def bucket(self, connector: str, account: str, per_minute: int) -> TokenBucket:
-        key = (connector, account)
-        if key not in self.buckets:
-            self.buckets[key] = TokenBucket(per_minute, self.clock, self.sleep)
-        return self.buckets[key]
+    def bucket(self, connector: str, account: str, per_minute: int,
+               key: str = "") -> TokenBucket:
+        """The account's bucket, or with `key` the bucket of that key in the account."""
+        name = (connector, account, key) if key else (connector, account)
+        if name not in self.buckets:
+            burst = 1.0 if key else None
+            self.buckets[name] = TokenBucket(per_minute, self.clock, self.sleep, burst=burst)
+        return self.buckets[name]

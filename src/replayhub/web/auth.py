@@ -70,9 +70,10 @@ def requires(needed: str, cookie: bool = False) -> Guard:
 
 
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
-CROSS_SITE_BY_DESIGN = ("/api/v1/ingest", "/webhooks/", "/zendesk/")
+CROSS_SITE_BY_DESIGN = ("/api/v1/ingest", "/webhooks/", "/zendesk/", "/unsubscribe/")
 """Browsers post ingest batches from the recorded site; vendors post webhooks; Zendesk posts
-the sidebar's signed request. Each is authenticated by its own key or signature."""
+the sidebar's signed request; mail clients post one-click unsubscribes (RFC 8058). Each is
+authenticated by its own key, signature or signed token."""
 
 
 def same_origin(request: Request[Any, Any, Any]) -> bool:

@@ -17,7 +17,12 @@ from sqlalchemy import func, select
 from connectors.incidentio.webhooks import svix_signature
 from connectors.incidents.webhooks import signature_header
 from connectors.pagerduty.webhooks import pagerduty_signature
-from replayhub.config import IncidentServiceMapping, OutboxSettings, Settings
+from replayhub.config import (
+    IncidentServiceMapping,
+    OutboxSettings,
+    SchedulerSettings,
+    Settings,
+)
 from replayhub.db.models import Incident, IncidentEvent, WebhookDelivery
 from tests.conftest import ADMIN
 
@@ -36,6 +41,7 @@ def settings(tmp_path: Path, database_url: str) -> Settings:
     return Settings(
         data_dir=str(tmp_path / "var"), database_url=database_url, admin_token=ADMIN,
         public_url="https://hub.example.test", outbox=OutboxSettings(dispatcher=False),
+        scheduler=SchedulerSettings(enabled=False),
         incident_services=[
             IncidentServiceMapping(service="API Service", apps=["Shop"], urls=[SHOP_CHECKOUT]),
             IncidentServiceMapping(service="Product", apps=["Sho?"]),
@@ -45,8 +51,8 @@ def settings(tmp_path: Path, database_url: str) -> Settings:
             "pagerduty": {"enabled": True, "webhook_secret": PD_SECRET,
                           "previous_webhook_secret": PD_OLD_SECRET},
             "incidentio": {"enabled": True, "webhook_secret": IIO_SECRET},
-            "opsgenie": {"enabled": True, "webhook_token": OPSGENIE_TOKEN},
-            "incidents": {"enabled": True, "signing_secret": GENERIC_SECRET},
+            "opsgenie": {"enabled": True, "webhook_secret": OPSGENIE_TOKEN},
+            "incidents": {"enabled": True, "webhook_secret": GENERIC_SECRET},
         })
 
 

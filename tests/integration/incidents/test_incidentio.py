@@ -8,6 +8,7 @@ from typing import Any
 
 from litestar.testing import AsyncTestClient
 
+from tests.contract.test_incident_payloads import assert_valid
 from tests.helpers import make_app
 from tests.integration.incidents.conftest import (
     assert_nothing_recorded,
@@ -109,3 +110,27 @@ async def test_malformed_body_is_400(client: AsyncTestClient[Any]) -> None:
                                      headers=incidentio_headers(body))
         assert response.status_code == 400, body
     await assert_nothing_recorded(client)
+
+
+async def test_updates_repeating_the_status_add_no_timeline_entry(
+        client: AsyncTestClient[Any]) -> None:
+    app_id, _ = await make_app(client, "Shop")
+    await post(client, event(CREATED))
+    for n, name in enumerate(("Our database is sad", "Our database is very sad"), start=2):
+        renamed = event(UPDATED, name=name, updated_at=f"2021-08-17T13:4{n}:00Z")
+        assert_valid(renamed, UPDATED)
+        response = await post(client, renamed, msg_id=f"msg_{n}")
+        assert response.json() == {"status": "accepted"}
+    [incident] = await incidents(client)
+    assert incident.title == "INC-123 Our database is very sad"
+    assert await timeline(client, incident.id) == [("triggered", 1629206937801)]
+    assert incident.app_ids == f'["{app_id}"]'
+    # the custom field now names a service no [[incident_services]] table maps: scope cleared
+    moved = event(UPDATED, updated_at="2021-08-17T13:50:00Z")
+    moved[UPDATED]["custom_field_entries"][0]["values"][0]["value_option"]["value"] = "Billing"
+    moved[UPDATED]["incident_type"]["name"] = "Billing outage"
+    assert_valid(moved, UPDATED)
+    assert (await post(client, moved, msg_id="msg_9")).status_code == 200
+    [incident] = await incidents(client)
+    assert (incident.app_ids, incident.service) == ("[]", "Billing")
+    assert len(await timeline(client, incident.id)) == 1

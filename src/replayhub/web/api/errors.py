@@ -12,14 +12,20 @@ from litestar.params import FromQuery, Parameter
 from replayhub.hub import Hub
 from replayhub.index.errors import DAY, ErrorGroupSummary, error_groups
 from replayhub.index.sessions import BadFilter, iso, parse_time
+from replayhub.people import Owners, owners_of_error_groups
 from replayhub.web.auth import requires
 from replayhub.web.problems import problem
+
+
+class OwnedErrorGroup(ErrorGroupSummary):
+    owners: Owners = msgspec.field(default_factory=Owners)
+    """Who owns the group by the `[[ownership]]` rules (its app, message, pages)."""
 
 
 class ErrorGroupPage(msgspec.Struct):
     since: str
     until: str
-    items: list[ErrorGroupSummary]
+    items: list[OwnedErrorGroup]
 
 
 class ErrorController(Controller):
@@ -47,4 +53,8 @@ class ErrorController(Controller):
         async with hub.db.read() as tx:
             items = await error_groups(tx, start, end, app_id=app_id, limit=limit,
                                        base_url=hub.settings.base_url)
-        return ErrorGroupPage(iso(start), iso(end), items)
+        owners = await owners_of_error_groups(hub, [group.fingerprint for group in items])
+        return ErrorGroupPage(iso(start), iso(end), [
+            OwnedErrorGroup(**msgspec.structs.asdict(group),
+                            owners=owners.get((group.app_id, group.fingerprint), Owners()))
+            for group in items])

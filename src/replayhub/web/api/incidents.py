@@ -20,7 +20,9 @@ from replayhub.incidents import (
 )
 from replayhub.index.impact import Impact, incident_impact
 from replayhub.index.sessions import BadFilter, parse_time
+from replayhub.people import Owners, owners_of_incident
 from replayhub.postmortem import FORMATS, UnknownFormat, render_postmortem
+from replayhub.security import role_allows
 from replayhub.web.auth import requires
 from replayhub.web.pages.common import HEADERS
 from replayhub.web.problems import problem
@@ -42,6 +44,11 @@ class IncidentRequest(msgspec.Struct, forbid_unknown_fields=True):
 
 class IncidentPage(msgspec.Struct):
     items: list[IncidentSummary]
+
+
+class OwnedIncidentDetail(IncidentDetail):
+    owners: Owners = msgspec.field(default_factory=Owners)
+    """Who owns the incident by the `[[ownership]]` rules (its apps, service, pages)."""
 
 
 async def load_incident(hub: Hub, incident_id: str) -> Any:
@@ -76,17 +83,24 @@ class IncidentController(Controller):
         assert started is not None
         if resolved is not None and resolved < started:
             raise problem(400, "Invalid incident", "resolved_at is before started_at")
-        incident_id = await create_incident(
-            hub, title=data.title, started_at=started, resolved_at=resolved,
-            service=data.service, app_ids=data.app_ids, url_patterns=data.url_patterns)
+        try:
+            incident_id = await create_incident(
+                hub, title=data.title, started_at=started, resolved_at=resolved,
+                service=data.service, app_ids=data.app_ids, url_patterns=data.url_patterns)
+        except ValueError as bad:  # UnknownApps: names the ids
+            raise problem(400, "Invalid incident", str(bad)) from None
         return await incident_detail(hub, await load_incident(hub, incident_id))
 
     @get("/{incident_id:str}", name="incidents:detail", operation_id="getIncident",
          guards=[requires("viewer")])
-    async def detail(self, request: Request[Any, Any, Any], incident_id: str) -> IncidentDetail:
-        """The incident with its timeline."""
+    async def detail(self, request: Request[Any, Any, Any],
+                     incident_id: str) -> OwnedIncidentDetail:
+        """The incident with its timeline and its owners."""
         hub: Hub = request.app.state.hub
-        return await incident_detail(hub, await load_incident(hub, incident_id))
+        incident = await load_incident(hub, incident_id)
+        detail = await incident_detail(hub, incident)
+        return OwnedIncidentDetail(**msgspec.structs.asdict(detail),
+                                   owners=await owners_of_incident(hub, incident))
 
     @get("/{incident_id:str}/impact", name="incidents:impact", operation_id="getIncidentImpact",
          guards=[requires("viewer")])
@@ -104,19 +118,25 @@ class IncidentController(Controller):
          operation_id="getIncidentPostmortem", media_type="text/markdown",
          guards=[requires("viewer", cookie=True)])
     async def postmortem(self, request: Request[Any, Any, Any], incident_id: str,
-                         format: str = "markdown") -> Response[str]:
+                         format: str = "markdown", download: bool = False) -> Response[str]:
         """The post-mortem draft (`format` markdown or html): summary, impact figures and
-        chart, timeline, evidence replays with signed links, and placeholders to fill."""
+        chart, timeline, evidence replays, and placeholders to fill. The evidence carries
+        signed share links for agents and admins; a viewer's draft links to the replay pages
+        (a login needed). `download=1` serves the Markdown as a file to save
+        (postmortem-<id>.md)."""
         hub: Hub = request.app.state.hub
         if format not in FORMATS:
             raise problem(400, "Invalid format", f"format must be one of {', '.join(FORMATS)}")
         incident = await load_incident(hub, incident_id)
         try:
-            text = await render_postmortem(hub, incident, format)
+            text = await render_postmortem(
+                hub, incident, format,
+                share_links=role_allows(getattr(request.state, "role", "viewer"), "agent"))
         except UnknownFormat as bad:  # pragma: no cover - checked above
             raise problem(400, "Invalid format", str(bad)) from None
         if format == "html":
             return Response(text, media_type="text/html; charset=utf-8", headers=HEADERS)
         return Response(text, media_type="text/markdown; charset=utf-8", headers={
-            "Content-Disposition": f'inline; filename="postmortem-{incident.id}.md"',
+            "Content-Disposition": f'{"attachment" if download else "inline"}; '
+                                   f'filename="postmortem-{incident.id}.md"',
             "Cache-Control": "no-store"})

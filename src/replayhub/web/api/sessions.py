@@ -21,7 +21,9 @@ from replayhub.index.sessions import (
     session_detail,
     summarize,
 )
+from replayhub.people import Owners, owners_of_session
 from replayhub.replay.events import segment_page, stream_events, stream_segments
+from replayhub.retention import iso_day, purged_at
 from replayhub.web.auth import requires
 from replayhub.web.problems import problem
 
@@ -36,6 +38,11 @@ Segments = Annotated[int | None, Parameter(ge=1, le=1000,
 class SessionPage(msgspec.Struct):
     items: list[SessionSummary]
     next_cursor: str | None
+
+
+class OwnedSessionDetail(SessionDetail):
+    owners: Owners = msgspec.field(default_factory=Owners)
+    """Who owns the session by the `[[ownership]]` rules (its app, pages, errors)."""
 
 
 def filters_from_query(user_email: str | None, user_id: str | None, url: str | None,
@@ -53,6 +60,10 @@ async def load_session(hub: Hub, session_id: str) -> ReplaySession:
     async with hub.db.read() as tx:
         session = await tx.get(ReplaySession, session_id)
     if session is None:
+        purged = await purged_at(hub, session_id)
+        if purged is not None:
+            raise problem(410, "Session purged", f"session {session_id!r} was deleted on "
+                          f"{iso_day(purged)} by the retention policy (retention_days)")
         raise problem(404, "Session not found", f"no session {session_id!r}")
     return session
 
@@ -94,12 +105,15 @@ class SessionController(Controller):
 
     @get("/{session_id:str}", name="sessions:detail", operation_id="getSession",
          guards=[requires("viewer", cookie=True)])
-    async def detail(self, request: Request[Any, Any, Any], session_id: str) -> SessionDetail:
-        """The session's summary and its timeline (t in ms from the start)."""
+    async def detail(self, request: Request[Any, Any, Any],
+                     session_id: str) -> OwnedSessionDetail:
+        """The session's summary, its timeline (t in ms from the start) and its owners."""
         hub: Hub = request.app.state.hub
         session = await load_session(hub, session_id)
         async with hub.db.read() as tx:
-            return await session_detail(tx, session, hub.settings.base_url)
+            detail = await session_detail(tx, session, hub.settings.base_url)
+        return OwnedSessionDetail(**msgspec.structs.asdict(detail),
+                                  owners=await owners_of_session(hub, session_id))
 
     @get("/{session_id:str}/events", name="sessions:events", operation_id="getSessionEvents",
          media_type="application/json", guards=[requires("viewer", cookie=True)])

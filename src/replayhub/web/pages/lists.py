@@ -18,6 +18,7 @@ from replayhub.index.sessions import (
     search_sessions,
     summarize,
 )
+from replayhub.people import Owners, owner_labels_many, owners_of_error_groups
 from replayhub.web.pages.common import PAGE_OPTIONS, page, person_of
 
 PAGE_SIZE = 25
@@ -77,4 +78,8 @@ class ListPages(Controller):
             groups = await error_groups(tx, until - 7 * DAY, until, limit=100)
         links = {group.fingerprint: "/?" + urlencode({"error": group.fingerprint})
                  for group in groups}
-        return page("errors.html", person=person_of(request), groups=groups, links=links)
+        found = await owners_of_error_groups(hub, [group.fingerprint for group in groups])
+        labels = await owner_labels_many(hub, [found.get((g.app_id, g.fingerprint), Owners())
+                                               for g in groups])
+        return page("errors.html", person=person_of(request), groups=groups, links=links,
+                    owners=labels)

@@ -10,8 +10,10 @@ from litestar.response import Stream
 
 from replayhub.hub import Hub
 from replayhub.index.sessions import session_detail
+from replayhub.people import owner_labels, owners_of_session
 from replayhub.replay.share import Share, read_share_token, share_token_hash
 from replayhub.replay.views import SHARE_VIEWER, list_views, record_view
+from replayhub.retention import purged_at
 from replayhub.security import role_allows
 from replayhub.signing import BadSignature, Expired
 from replayhub.web.api.sessions import FromSeq, Segments, events_response, load_session
@@ -22,18 +24,22 @@ Moment = Annotated[int, Parameter(ge=0, description="Position in ms from the ses
 
 
 async def player_page(hub: Hub, session_id: str, t: int, *, events_url: str,
-                      share_url: str | None, shared: bool, person: Any = None) -> Response[str]:
+                      share_url: str | None, shared: bool, person: Any = None,
+                      playlist: dict[str, Any] | None = None) -> Response[str]:
+    """The player page; with `playlist`, it also steps through the playlist's sessions."""
     session = await load_session(hub, session_id)
     async with hub.db.read() as tx:
         detail = await session_detail(tx, session, hub.settings.base_url)
     views = await list_views(hub.db, session_id, limit=20)
+    owners = [] if shared else await owner_labels(hub, await owners_of_session(hub, session_id))
     data = {"session_id": session_id, "t": t, "events_url": events_url, "share_url": share_url,
-            "duration_ms": detail.duration_ms, "shared": shared,
+            "duration_ms": detail.duration_ms, "shared": shared, "playlist": playlist,
             "markers": [{"t": e.t, "kind": e.kind, "label": e.label} for e in detail.timeline
                         if e.kind in {"page", "error", "rage_click", "dead_click",
                                       "error_click"}]}
     return page("replay.html", person=person, session=detail, views=views, shared=shared,
-                can_share=share_url is not None, data=json_for_script(data), t=t)
+                can_share=share_url is not None, data=json_for_script(data), t=t,
+                owners=owners, playlist=playlist)
 
 
 class ReplayPages(Controller):
@@ -66,6 +72,8 @@ class ReplayPages(Controller):
             return page("share_error.html", status=410, reason="expired")
         except BadSignature:
             return page("share_error.html", status=403, reason="invalid")
+        if await purged_at(hub, share.session_id) is not None:
+            return page("share_error.html", status=410, reason="purged")
         await load_session(hub, share.session_id)
         await record_view(hub.db, share.session_id, SHARE_VIEWER, "share",
                           share_token_hash(token))

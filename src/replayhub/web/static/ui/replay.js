@@ -49,6 +49,18 @@
       },
     });
     window.replayhubPlayer = player;
+    if (data.playlist) followPlaylist();
+  }
+
+  // In a playlist: play at once, and open the next session when this one ends.
+  function followPlaylist() {
+    var autoplay = document.getElementById("playlist-autoplay");
+    player.addEventListener("finish", function () {
+      document.body.dataset.finished = "true";
+      if (data.playlist.next_url && autoplay && autoplay.checked) {
+        window.location.assign(data.playlist.next_url);
+      }
+    });
   }
 
   function loaded(events) {
@@ -65,7 +77,7 @@
 
   function seek(ms) {
     if (!player) return;
-    player.goto(Math.max(0, ms), false);
+    player.goto(Math.max(0, ms), Boolean(data.playlist));
     document.body.dataset.position = String(ms);
   }
 

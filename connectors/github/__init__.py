@@ -1,0 +1,1 @@
+"""GitHub: documents published as Markdown files (with their images) in a repository."""

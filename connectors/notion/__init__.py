@@ -1,0 +1,1 @@
+"""Notion: post-mortems published as pages of blocks, with page comments kept in step."""

@@ -1,0 +1,71 @@
+"""What every connector's HTTP client shares: how long a vendor asked us to wait, and how a
+failed call becomes a VendorError (retryable or not, and whether it may have been sent)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import httpx
+
+from replayhub.connector import VendorError
+
+RETRYABLE_STATUS = frozenset({409, 429, 500, 502, 503, 504})
+"""Answers worth trying again later: a conflict, the rate limit, the vendor's own failures."""
+NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+"""Transport errors raised before the request left: a retry cannot make a duplicate."""
+
+
+def retry_after(response: httpx.Response) -> float | None:
+    """Seconds from a Retry-After header (a number, or an HTTP date against the Date header)."""
+    value = response.headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(float(value), 0.0)
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+        date = response.headers.get("date")
+        return max((when - parsedate_to_datetime(date)).total_seconds(), 0.0) if date else None
+    except (TypeError, ValueError):
+        return None
+
+
+def failed_answer(vendor: str, method: str, path: str, response: httpx.Response,
+                  detail: str = "", *, retryable: bool | None = None,
+                  wait: float | None = None) -> VendorError:
+    """An error answer as a VendorError: the vendor's own words, never a credential."""
+    status = response.status_code
+    return VendorError(f"{vendor} {method} {path}: {status} {detail}".strip()[:500],
+                       status=status,
+                       retry_after=wait if wait is not None else retry_after(response),
+                       retryable=status in RETRYABLE_STATUS if retryable is None else retryable)
+
+
+def failed_call(vendor: str, method: str, path: str, error: httpx.TransportError) -> VendorError:
+    """A call that got no answer: retryable; uncertain unless it never left."""
+    return VendorError(f"{vendor} {method} {path}: {type(error).__name__}", retryable=True,
+                       uncertain=not isinstance(error, NOT_SENT))
+
+
+async def request_json(http: httpx.AsyncClient, vendor: str, method: str, path: str,
+                       answer_error: Callable[[str, str, httpx.Response], VendorError],
+                       **options: Any) -> Any:
+    """Send the request and read its JSON answer ({} when empty); every failure is a
+    VendorError (`answer_error` reads the vendor's own error body)."""
+    try:
+        response = await http.request(method, path, **options)
+    except httpx.TransportError as error:
+        raise failed_call(vendor, method, path, error) from None
+    if response.status_code >= 400:
+        raise answer_error(method, path, response)
+    if not response.content:
+        return {}
+    try:
+        return response.json()
+    except ValueError:
+        raise VendorError(f"{vendor} {method} {path}: the answer is not JSON",
+                          status=response.status_code, retryable=True) from None
