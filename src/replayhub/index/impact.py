@@ -13,7 +13,7 @@ import re
 from urllib.parse import urlencode
 
 import msgspec
-from sqlalchemy import ColumnElement, distinct, func, or_, select
+from sqlalchemy import ColumnElement, Select, distinct, func, or_, select, union
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from replayhub.config import IncidentSettings
@@ -172,11 +172,26 @@ class _Links:
         return f"{self.base_url}/replays/{session_id}?t={max(t, 0)}"
 
 
+def impact_window(started_at: int, resolved_at: int | None, settings: IncidentSettings,
+                  now: int) -> tuple[int, int]:
+    """The measured window: from `window_before_minutes` before the start to the end."""
+    since = started_at - settings.window_before_minutes * MINUTE
+    return since, max(resolved_at if resolved_at is not None else now, since + 1)
+
+
+def affected_session_ids(scope: Scope, since: int, until: int) -> Select[tuple[str]]:
+    """The sessions with an error or a frustration signal in the window and scope."""
+    errors = select(ErrorEvent.session_id).where(*error_filters(scope, since, until))
+    signals = (select(Frustration.session_id).select_from(ReplaySession)
+               .join(Frustration, Frustration.session_id == ReplaySession.id)
+               .where(*frustration_filters(scope, since, until)))
+    return union(errors, signals)  # type: ignore[return-value]
+
+
 async def incident_impact(tx: AsyncSession, incident_id: str, started_at: int,
                           resolved_at: int | None, scope: Scope, settings: IncidentSettings,
                           now: int, base_url: str = "") -> Impact:
-    since = started_at - settings.window_before_minutes * MINUTE
-    until = max(resolved_at if resolved_at is not None else now, since + 1)
+    since, until = impact_window(started_at, resolved_at, settings, now)
     links = _Links(base_url, scope, since, until)
     groups = await _error_spikes(tx, scope, since, until, settings, links)
     figures = await _session_figures(tx, scope, since, until)
@@ -196,7 +211,8 @@ async def incident_impact(tx: AsyncSession, incident_id: str, started_at: int,
     return Impact(
         incident_id=incident_id, since=iso(since), until=iso(until), app_ids=scope.app_ids,
         url_patterns=scope.url_patterns, error_groups=groups,
-        affected=Affected(len(figures), len(users), links.sessions()),
+        affected=Affected(len(figures), len(users),
+                          f"{base_url}/api/v1/sessions?{urlencode({'incident': incident_id})}"),
         first_affected=first, frustration_pages=pages, frustration_elements=elements,
         replays=_rank_replays(figures, sessions, started_at, settings.max_replays, links))
 

@@ -229,9 +229,13 @@ def _frustration_clause(kind: str):  # type: ignore[no-untyped-def]
 
 
 async def search_sessions(tx: AsyncSession, filters: SessionFilters, limit: int,
-                          cursor: str | None) -> tuple[list[ReplaySession], str | None]:
-    """One page of sessions and the cursor of the next page (None at the end)."""
+                          cursor: str | None, among: Select[tuple[str]] | None = None,
+                          ) -> tuple[list[ReplaySession], str | None]:
+    """One page of sessions and the cursor of the next page (None at the end); `among`
+    limits them to a set of session ids (an incident's affected sessions)."""
     query = session_query(filters, await rare_filters(tx, filters))
+    if among is not None:
+        query = query.where(ReplaySession.id.in_(among))
     return await keyset_page(tx, query, limit, cursor)
 
 

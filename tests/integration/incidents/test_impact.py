@@ -138,6 +138,19 @@ async def test_sessions_urls_lead_to_the_sessions(client: AsyncTestClient[Any],
     assert found == {seeded["alice"], seeded["bob"], seeded["carol"]}
 
 
+async def test_the_affected_figure_links_to_exactly_the_affected_sessions(
+        client: AsyncTestClient[Any], seeded: dict[str, Any]) -> None:
+    impact = (await client.get(f"/api/v1/incidents/{seeded['incident']}/impact")).json()
+    url = impact["affected"]["sessions_url"]
+    assert url == f"https://hub.example.test/api/v1/sessions?incident={seeded['incident']}"
+    found = (await client.get(url.removeprefix("https://hub.example.test"))).json()["items"]
+    assert {item["id"] for item in found} == {seeded[name] for name in
+                                             ("alice", "bob", "carol", "dave")}
+    assert len(found) == impact["affected"]["sessions"]
+    unknown = await client.get("/api/v1/sessions?incident=inc_nope")
+    assert unknown.status_code == 400 and "inc_nope" in unknown.json()["detail"]
+
+
 async def test_unknown_incident_is_404(client: AsyncTestClient[Any]) -> None:
     response = await client.get("/api/v1/incidents/inc_nope/impact")
     assert response.status_code == 404

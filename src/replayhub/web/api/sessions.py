@@ -8,9 +8,12 @@ import msgspec
 from litestar import Controller, Request, get
 from litestar.params import FromQuery, Parameter, QueryParameter
 from litestar.response import Stream
+from sqlalchemy import Select
 
 from replayhub.db.models import ReplaySession
 from replayhub.hub import Hub
+from replayhub.incidents import get_incident, now_ms, scope_of
+from replayhub.index.impact import affected_session_ids, impact_window
 from replayhub.index.sessions import (
     BadFilter,
     SessionDetail,
@@ -56,6 +59,16 @@ def filters_from_query(user_email: str | None, user_id: str | None, url: str | N
         raise problem(400, "Invalid filter", str(bad)) from None
 
 
+async def affected_by(hub: Hub, incident_id: str) -> Select[tuple[str]]:
+    """The ids of the sessions an incident affected (its impact's `affected` figure)."""
+    incident = await get_incident(hub, incident_id)
+    if incident is None:
+        raise problem(400, "Invalid filter", f"incident: no incident {incident_id!r}")
+    since, until = impact_window(incident.started_at, incident.resolved_at,
+                                 hub.settings.incidents, now_ms())
+    return affected_session_ids(scope_of(incident), since, until)
+
+
 async def load_session(hub: Hub, session_id: str) -> ReplaySession:
     async with hub.db.read() as tx:
         session = await tx.get(ReplaySession, session_id)
@@ -91,14 +104,19 @@ class SessionController(Controller):
         user_id: Query = None, url: Query = None, error: Query = None,
         frustration: Query = None, since: Query = None, until: Query = None,
         app_id: Query = None, limit: Limit = 50, cursor: Query = None,
+        incident: Query = None,
     ) -> SessionPage:
-        """Sessions newest first; `next_cursor` pages on without skipping or repeating."""
+        """Sessions newest first; `next_cursor` pages on without skipping or repeating.
+
+        `incident`: only the sessions the incident affected (an error or a frustration signal
+        in its window, apps and pages), whenever they started."""
         hub: Hub = request.app.state.hub
         filters = filters_from_query(user_email, user_id, url, error, frustration, since,
                                      until, app_id)
+        among = await affected_by(hub, incident) if incident else None
         try:
             async with hub.db.read() as tx:
-                rows, next_cursor = await search_sessions(tx, filters, limit, cursor)
+                rows, next_cursor = await search_sessions(tx, filters, limit, cursor, among)
         except BadFilter as bad:
             raise problem(400, "Invalid filter", str(bad)) from None
         return SessionPage([summarize(row, hub.settings.base_url) for row in rows], next_cursor)
