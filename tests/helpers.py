@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import gzip
 import json
+import time
 import uuid
 from typing import Any
 
@@ -66,3 +67,36 @@ def tiny_batch(session_id: str, seq: int, start: int, **extra: Any) -> dict[str,
          "timestamp": start + 10},
     ]
     return {"session_id": session_id, "seq": seq, "events": events, **extra}
+
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+
+
+class FakeClock:
+    """Time that moves only when the dispatcher sleeps or the test says so."""
+
+    def __init__(self) -> None:
+        self.now = time.time() + 60  # ahead of rows the app stores with the real time
+        self.slept: list[float] = []
+
+    def time(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += max(seconds, 0.0)
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+class Snapshots:
+    """The snapshot renderer as the dispatcher sees it: a PNG, or none (no Chromium)."""
+
+    def __init__(self) -> None:
+        self.available = True
+        self.calls = 0
+
+    async def __call__(self, session_id: str, t: int) -> bytes | None:
+        self.calls += 1
+        return PNG if self.available else None

@@ -16,7 +16,6 @@ from typing import Any
 
 import pytest
 import uvicorn
-from aiosmtpd.controller import Controller
 
 from replayhub.app import create_app
 from replayhub.config import PersonSettings, SchedulerSettings, Settings, SmtpSettings
@@ -24,6 +23,7 @@ from replayhub.hub import Hub
 from replayhub.security import create_token
 from tests.browser.hub_server import RunningHub, free_port
 from tests.conftest import ADMIN
+from tests.mailbox import Mailbox, smtp_server
 
 pytestmark = pytest.mark.browser
 
@@ -31,24 +31,10 @@ PEOPLE = [PersonSettings(email="alice@example.com", name="Alice Smith"),
           PersonSettings(email="bob@example.com", name="Bob Stone")]
 
 
-class Mailbox:
-    def __init__(self) -> None:
-        self.received: list[tuple[list[str], bytes]] = []
-
-    async def handle_DATA(self, _server: Any, _session: Any, envelope: Any) -> str:
-        self.received.append((list(envelope.rcpt_tos), envelope.content))
-        return "250 2.0.0 Accepted"
-
-
 @pytest.fixture(scope="module")
 def mailbox() -> Iterator[tuple[Mailbox, int]]:
-    box, port = Mailbox(), free_port()
-    server = Controller(box, hostname="127.0.0.1", port=port)
-    server.start()
-    try:
-        yield box, port
-    finally:
-        server.stop()
+    with smtp_server() as served:
+        yield served
 
 
 @contextmanager
@@ -167,7 +153,7 @@ def test_an_agent_edits_a_section_and_mentions_someone(
     page.screenshot(path=str(artifacts / "notebook.png"), full_page=True)
 
     wait_for_mail(box, 1)
-    [(recipients, content)] = box.received
+    [(_, recipients, content)] = box.received
     assert recipients == ["alice@example.com"]
     comment_id = page.url.rsplit("#comment-", 1)[1]
     mail = email.message_from_bytes(content, policy=email.policy.default)

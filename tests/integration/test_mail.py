@@ -9,16 +9,13 @@ import email
 import email.policy
 import email.utils
 import json
-import socket
 import time
 from collections.abc import Iterator
-from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
 import msgspec
 import pytest
-from aiosmtpd.controller import Controller
 from litestar.testing import AsyncTestClient
 from sqlalchemy import select
 
@@ -30,6 +27,7 @@ from replayhub.mail import EMAIL, MailConnector, enqueue_mail
 from replayhub.outbox.dispatcher import Dispatcher
 from replayhub.signing import sign
 from tests.conftest import ADMIN
+from tests.mailbox import Mailbox, smtp_server
 
 HUB = "https://hub.example.test"
 SENDER = "ReplayHub <notebook@hub.example.test>"
@@ -39,42 +37,10 @@ PEOPLE = [PersonSettings(email="alice@example.com", name="Alice Smith"),
           PersonSettings(email="carol@example.com", name="Carol Diaz")]
 
 
-class Mailbox:
-    """What the SMTP server received; `answers` are replies to give to the next DATA
-    commands instead of accepting (`451 ...`, `554 ...`)."""
-
-    def __init__(self) -> None:
-        self.received: list[tuple[str, list[str], bytes]] = []
-        self.answers: list[str] = []
-        self.refused = 0
-
-    async def handle_DATA(self, _server: Any, _session: Any, envelope: Any) -> str:
-        if self.answers:
-            self.refused += 1
-            return self.answers.pop(0)
-        self.received.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.content))
-        return "250 2.0.0 Message accepted for delivery"
-
-    def messages(self) -> list[EmailMessage]:
-        return [email.message_from_bytes(content, policy=email.policy.default)  # type: ignore[misc]
-                for _, _, content in self.received]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture
 def mailbox() -> Iterator[tuple[Mailbox, int]]:
-    box, port = Mailbox(), free_port()
-    server = Controller(box, hostname="127.0.0.1", port=port)
-    server.start()
-    try:
-        yield box, port
-    finally:
-        server.stop()
+    with smtp_server() as served:
+        yield served
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ from __future__ import annotations
 import email
 import email.policy
 import json
-import socket
 from collections.abc import Iterator
 from datetime import datetime
 from email.message import EmailMessage
@@ -21,7 +20,6 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 import pytest
-from aiosmtpd.controller import Controller
 from litestar.testing import AsyncTestClient
 from sqlalchemy import delete, select
 
@@ -55,7 +53,8 @@ from tests.conftest import ADMIN
 from tests.helpers import NO_AUTH
 from tests.integration.slack.conftest import slack_table
 from tests.integration.slack.fake import FakeSlack, timeout_after_sending
-from tests.integration.test_mail import Clock, Mailbox
+from tests.integration.test_mail import Clock
+from tests.mailbox import Mailbox, smtp_server
 
 HUB = "https://hub.example.test"
 SENDER = "ReplayHub <reports@hub.example.test>"
@@ -68,21 +67,10 @@ WEEKLY = {"name": "Weekly shop report", "schedule": "0 9 * * 1", "timezone": "UT
           "owner": "owner@example.com"}
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture
 def mailbox() -> Iterator[tuple[Mailbox, int]]:
-    box, port = Mailbox(), free_port()
-    server = Controller(box, hostname="127.0.0.1", port=port)
-    server.start()
-    try:
-        yield box, port
-    finally:
-        server.stop()
+    with smtp_server() as served:
+        yield served
 
 
 @pytest.fixture

@@ -27,7 +27,7 @@ from tests.integration.publishing.fake import (
     FakeConfluence,
     FakePagerDuty,
 )
-from tests.integration.zendesk.conftest import FakeClock, Snapshots
+from tests.integration.zendesk.conftest import FakeClock
 
 CONFLUENCE_TOKEN = "atl_token_that_must_not_leak"
 PD_TOKEN = "pd_rest_token_that_must_not_leak"
@@ -62,24 +62,6 @@ def pagerduty() -> Iterator[FakePagerDuty]:
     fake = FakePagerDuty()
     with fake.router():
         yield fake
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def snapshots() -> Snapshots:
-    return Snapshots()
-
-
-@pytest.fixture
-async def dispatcher(client: AsyncTestClient[Any], clock: FakeClock,
-                     snapshots: Snapshots) -> Dispatcher:
-    hub = client.hub  # type: ignore[attr-defined]
-    return Dispatcher(hub.db, hub.connectors, hub.settings.outbox, snapshots,
-                      clock=clock.time, sleep=clock.sleep, hub=hub)
 
 
 @pytest.fixture

@@ -17,7 +17,6 @@ from connectors.slack.webhooks import slack_signature
 from replayhub.config import OutboxSettings, PersonSettings, Settings
 from replayhub.connector import ChatAlert, ChatPerson, SnapshotRef
 from replayhub.db.models import ChatMessage, Comment, Delivery
-from replayhub.outbox.dispatcher import Dispatcher
 from replayhub.outbox.store import enqueue, new_delivery_id
 from tests.conftest import ADMIN
 from tests.contract import slack_specs
@@ -63,24 +62,6 @@ def fake() -> Iterator[FakeSlack]:
     slack.add_member("U0ALAN0001", "Alan T.", "alan@elsewhere.example")
     with slack.router():
         yield slack
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def snapshots() -> Snapshots:
-    return Snapshots()
-
-
-@pytest.fixture
-async def dispatcher(client: AsyncTestClient[Any], clock: FakeClock,
-                     snapshots: Snapshots) -> Dispatcher:
-    hub = client.hub  # type: ignore[attr-defined]
-    return Dispatcher(hub.db, hub.connectors, hub.settings.outbox, snapshots,
-                      clock=clock.time, sleep=clock.sleep, hub=hub)
 
 
 @pytest.fixture

@@ -17,14 +17,13 @@ from replayhub.config import OutboxSettings, Settings
 from replayhub.db.models import Delivery
 from replayhub.outbox.dispatcher import Dispatcher
 from tests.conftest import ADMIN, recording
-from tests.helpers import make_app, renamed, send
+from tests.helpers import PNG, FakeClock, Snapshots, make_app, renamed, send  # noqa: F401
 from tests.integration.zendesk.fake import BASE_URL, FakeZendesk
 
 SECRET = "whsec_test_0123456789"
 API_TOKEN = "zd_api_token_do_not_leak"
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "zendesk"
 FIELD_ID = 360001
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 
 
 def zendesk_table(**extra: Any) -> dict[str, Any]:
@@ -52,54 +51,6 @@ def fake() -> Iterator[FakeZendesk]:
     zendesk = FakeZendesk()
     with zendesk.router():
         yield zendesk
-
-
-class FakeClock:
-    """Time that moves only when the dispatcher sleeps or the test says so."""
-
-    def __init__(self) -> None:
-        self.now = time.time() + 60  # ahead of rows the app stores with the real time
-        self.slept: list[float] = []
-
-    def time(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += max(seconds, 0.0)
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
-class Snapshots:
-    """The snapshot renderer as the dispatcher sees it: a PNG, or none (no Chromium)."""
-
-    def __init__(self) -> None:
-        self.available = True
-        self.calls = 0
-
-    async def __call__(self, session_id: str, t: int) -> bytes | None:
-        self.calls += 1
-        return PNG if self.available else None
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def snapshots() -> Snapshots:
-    return Snapshots()
-
-
-@pytest.fixture
-async def dispatcher(client: AsyncTestClient[Any], clock: FakeClock,
-                     snapshots: Snapshots) -> Dispatcher:
-    hub = client.hub  # type: ignore[attr-defined]
-    return Dispatcher(hub.db, hub.connectors, hub.settings.outbox, snapshots,
-                      clock=clock.time, sleep=clock.sleep)
 
 
 @pytest.fixture
