@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any, ClassVar
 
 import httpx
@@ -18,12 +17,7 @@ from replayhub.connector import (
     PublishedDocument,
     VendorComment,
 )
-
-
-def epoch_ms(value: str | None) -> int:
-    if not value:
-        return 0
-    return int(datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp() * 1000)
+from replayhub.vendor_http import epoch_ms
 
 
 def version_of(page: dict[str, Any]) -> int:

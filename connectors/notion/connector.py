@@ -8,7 +8,6 @@ version number: the page's `last_edited_time` stands for it.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any, ClassVar
 
 import httpx
@@ -32,12 +31,7 @@ from replayhub.connector import (
     VendorComment,
     VendorError,
 )
-
-
-def epoch_ms(value: str | None) -> int:
-    if not value:
-        return 0
-    return int(datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp() * 1000)
+from replayhub.vendor_http import epoch_ms
 
 
 def plain_text(items: list[dict[str, Any]] | None) -> str:

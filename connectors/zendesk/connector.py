@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
 from typing import Any, ClassVar
 
 import httpx
@@ -26,12 +25,7 @@ from replayhub.connector import (
     VerifyWebhook,
     WebhookEvent,
 )
-
-
-def epoch_ms(value: str | None) -> int:
-    if not value:
-        return 0
-    return int(datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp() * 1000)
+from replayhub.vendor_http import epoch_ms
 
 
 def note_id_from(answer: dict[str, Any]) -> str:

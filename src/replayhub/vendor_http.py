@@ -4,6 +4,7 @@ failed call becomes a VendorError (retryable or not, and whether it may have bee
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
 
@@ -15,6 +16,13 @@ RETRYABLE_STATUS = frozenset({409, 429, 500, 502, 503, 504})
 """Answers worth trying again later: a conflict, the rate limit, the vendor's own failures."""
 NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 """Transport errors raised before the request left: a retry cannot make a duplicate."""
+
+
+def epoch_ms(value: str | None) -> int:
+    """A vendor's ISO 8601 time (`2026-01-04T10:00:00Z`) in epoch milliseconds; 0 if absent."""
+    if not value:
+        return 0
+    return int(datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp() * 1000)
 
 
 def retry_after(response: httpx.Response) -> float | None:
