@@ -6,15 +6,13 @@ through v1 (`/wiki/rest/api`), which v2 still has no upload endpoint for.
 
 from __future__ import annotations
 
-import base64
-from collections.abc import Generator
 from typing import Any
 
 import httpx
 
 from connectors.confluence.settings import ConfluenceSettings
 from replayhub.connector import VendorError
-from replayhub.vendor_http import failed_answer, request_json
+from replayhub.vendor_http import HeaderAuth, basic, error_body, failed_answer, request_json
 
 TIMEOUT = httpx.Timeout(30.0, connect=5.0)
 """409: someone saved the page between our read and our update; read the version again."""
@@ -23,26 +21,11 @@ V1 = "/wiki/rest/api"
 PAGE_SIZE = 100
 
 
-class ConfluenceAuth(httpx.Auth):
-    """Basic auth with the account's e-mail and API token."""
-
-    def __init__(self, settings: ConfluenceSettings) -> None:
-        pair = f"{settings.email}:{settings.api_token}".encode()
-        self.header = f"Basic {base64.b64encode(pair).decode()}"
-
-    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        request.headers["Authorization"] = self.header
-        yield request
-
-
 def vendor_error(method: str, path: str, response: httpx.Response) -> VendorError:
     """A Confluence error answer as a VendorError (its message, never a credential)."""
     detail = ""
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
-    if isinstance(body, dict):
+    body = error_body(response)
+    if body:
         errors = body.get("errors")
         if isinstance(errors, list) and errors and isinstance(errors[0], dict):
             detail = str(errors[0].get("title") or errors[0].get("detail") or "")
@@ -64,8 +47,9 @@ class ConfluenceClient:
     def __init__(self, settings: ConfluenceSettings,
                  transport: httpx.AsyncBaseTransport | None = None) -> None:
         self.settings = settings
-        self.http = httpx.AsyncClient(base_url=settings.site_url, auth=ConfluenceAuth(settings),
-                                      timeout=TIMEOUT, transport=transport,
+        auth = HeaderAuth(basic(settings.email, settings.api_token))
+        self.http = httpx.AsyncClient(base_url=settings.site_url, auth=auth, timeout=TIMEOUT,
+                                      transport=transport,
                                       headers={"Accept": "application/json"})
         self._space_id = settings.space_id
         self._names: dict[str, str] = {}

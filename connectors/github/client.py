@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import time
-from collections.abc import Generator
 from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import quote
@@ -14,19 +13,16 @@ import httpx
 
 from connectors.github.settings import GitHubSettings
 from replayhub.connector import VendorError
-from replayhub.vendor_http import RETRYABLE_STATUS, failed_answer, request_json
+from replayhub.vendor_http import (
+    RETRYABLE_STATUS,
+    HeaderAuth,
+    error_body,
+    failed_answer,
+    request_json,
+)
 
 TIMEOUT = httpx.Timeout(30.0, connect=5.0)
 API_VERSION = "2022-11-28"
-
-
-class GitHubAuth(httpx.Auth):
-    def __init__(self, settings: GitHubSettings) -> None:
-        self.header = f"Bearer {settings.token}"
-
-    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        request.headers["Authorization"] = self.header
-        yield request
 
 
 def retry_after(response: httpx.Response, now: float | None = None) -> float | None:
@@ -68,13 +64,7 @@ def rate_limited(response: httpx.Response) -> bool:
 def vendor_error(method: str, path: str, response: httpx.Response) -> VendorError:
     """GitHub's error (`{"message", "documentation_url"}`) as a VendorError."""
     status = response.status_code
-    detail = ""
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
-    if isinstance(body, dict):
-        detail = str(body.get("message") or "")
+    detail = str(error_body(response).get("message") or "")
     retryable = status in RETRYABLE_STATUS or rate_limited(response)
     return failed_answer("github", method, path, response, detail, retryable=retryable,
                          wait=retry_after(response))
@@ -93,7 +83,7 @@ class GitHubClient:
                  transport: httpx.AsyncBaseTransport | None = None) -> None:
         self.repository = settings.repository
         self.http = httpx.AsyncClient(
-            base_url=settings.api_url, auth=GitHubAuth(settings), timeout=TIMEOUT,
+            base_url=settings.api_url, auth=HeaderAuth(f"Bearer {settings.token}"), timeout=TIMEOUT,
             transport=transport, headers={"Accept": "application/vnd.github+json",
                                           "X-GitHub-Api-Version": API_VERSION})
 

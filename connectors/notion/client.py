@@ -10,7 +10,7 @@ import httpx
 
 from connectors.notion.settings import NotionSettings
 from replayhub.connector import VendorError
-from replayhub.vendor_http import failed_answer, request_json
+from replayhub.vendor_http import error_body, failed_answer, request_json
 
 TIMEOUT = httpx.Timeout(30.0, connect=5.0)
 PAGE_SIZE = 100
@@ -31,13 +31,8 @@ class NotionAuth(httpx.Auth):
 
 def vendor_error(method: str, path: str, response: httpx.Response) -> VendorError:
     """Notion's error object (`{"object": "error", "code", "message"}`) as a VendorError."""
-    detail = ""
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
-    if isinstance(body, dict):
-        detail = " ".join(str(body[key]) for key in ("code", "message") if body.get(key))
+    body = error_body(response)
+    detail = " ".join(str(body[key]) for key in ("code", "message") if body.get(key))
     return failed_answer("notion", method, path, response, detail)
 
 

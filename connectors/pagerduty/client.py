@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Generator
 from typing import Any
 
 import httpx
 
 from connectors.pagerduty.settings import PagerDutySettings
 from replayhub.connector import VendorError
-from replayhub.vendor_http import failed_answer, request_json
+from replayhub.vendor_http import HeaderAuth, failed_answer, request_json
 
 TIMEOUT = httpx.Timeout(20.0, connect=5.0)
 RETRYABLE = {429, 500, 502, 503, 504}
@@ -30,23 +29,15 @@ def answer_error(method: str, path: str, response: httpx.Response) -> VendorErro
                          retryable=response.status_code in RETRYABLE)
 
 
-class PagerDutyAuth(httpx.Auth):
-    def __init__(self, token: str) -> None:
-        self.header = f"Token token={token}"
-
-    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        request.headers["Authorization"] = self.header
-        yield request
-
-
 class PagerDutyClient:
     """The REST API v2 calls the connector makes; every failure is a VendorError."""
 
     def __init__(self, settings: PagerDutySettings,
                  transport: httpx.AsyncBaseTransport | None = None) -> None:
         self.http = httpx.AsyncClient(
-            base_url=settings.api_url, auth=PagerDutyAuth(settings.api_token), timeout=TIMEOUT,
-            transport=transport, headers={"Accept": "application/vnd.pagerduty+json;version=2"})
+            base_url=settings.api_url, auth=HeaderAuth(f"Token token={settings.api_token}"),
+            timeout=TIMEOUT, transport=transport,
+            headers={"Accept": "application/vnd.pagerduty+json;version=2"})
 
     async def call(self, method: str, path: str, **options: Any) -> dict[str, Any]:
         return await request_json(  # type: ignore[no-any-return]

@@ -2,46 +2,31 @@
 
 from __future__ import annotations
 
-import base64
-from collections.abc import Generator
 from typing import Any
 
 import httpx
 
 from connectors.zendesk.settings import ZendeskSettings
 from replayhub.connector import VendorError
-from replayhub.vendor_http import failed_answer, request_json
+from replayhub.vendor_http import HeaderAuth, basic, error_body, failed_answer, request_json
 
 TIMEOUT = httpx.Timeout(20.0, connect=5.0)
 
 
-class ZendeskAuth(httpx.Auth):
+def authorization(settings: ZendeskSettings) -> str:
     """Basic auth `email/token:api_token`, or a bearer OAuth token."""
-
-    def __init__(self, settings: ZendeskSettings) -> None:
-        if settings.oauth_token:
-            self.header = f"Bearer {settings.oauth_token}"
-        else:
-            pair = f"{settings.email}/token:{settings.api_token}".encode()
-            self.header = f"Basic {base64.b64encode(pair).decode()}"
-
-    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        request.headers["Authorization"] = self.header
-        yield request
+    if settings.oauth_token:
+        return f"Bearer {settings.oauth_token}"
+    return basic(f"{settings.email}/token", settings.api_token)
 
 
 def vendor_error(method: str, path: str, response: httpx.Response) -> VendorError:
     """Turn a Zendesk error answer into a VendorError (never echoing credentials)."""
-    detail = ""
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
-    if isinstance(body, dict):
-        error = body.get("error")
-        if isinstance(error, dict):
-            error = error.get("title") or error.get("message")
-        detail = " ".join(str(part) for part in (error, body.get("description")) if part)
+    body = error_body(response)
+    error = body.get("error")
+    if isinstance(error, dict):
+        error = error.get("title") or error.get("message")
+    detail = " ".join(str(part) for part in (error, body.get("description")) if part)
     return failed_answer("zendesk", method, path, response, detail)
 
 
@@ -50,8 +35,9 @@ class ZendeskClient:
 
     def __init__(self, settings: ZendeskSettings,
                  transport: httpx.AsyncBaseTransport | None = None) -> None:
-        self.http = httpx.AsyncClient(base_url=settings.api_url, auth=ZendeskAuth(settings),
-                                      timeout=TIMEOUT, transport=transport,
+        auth = HeaderAuth(authorization(settings))
+        self.http = httpx.AsyncClient(base_url=settings.api_url, auth=auth, timeout=TIMEOUT,
+                                      transport=transport,
                                       headers={"Accept": "application/json"})
 
     async def call(self, method: str, path: str, **options: Any) -> dict[str, Any]:

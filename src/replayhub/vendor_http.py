@@ -3,7 +3,8 @@ failed call becomes a VendorError (retryable or not, and whether it may have bee
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import base64
+from collections.abc import Callable, Generator
 from datetime import datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -16,6 +17,31 @@ RETRYABLE_STATUS = frozenset({409, 429, 500, 502, 503, 504})
 """Answers worth trying again later: a conflict, the rate limit, the vendor's own failures."""
 NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 """Transport errors raised before the request left: a retry cannot make a duplicate."""
+
+
+class HeaderAuth(httpx.Auth):
+    """Sends one Authorization header value (a vendor's token or basic pair) on every request."""
+
+    def __init__(self, value: str) -> None:
+        self.value = value
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        request.headers["Authorization"] = self.value
+        yield request
+
+
+def basic(user: str, password: str) -> str:
+    """The value of a basic Authorization header."""
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+
+def error_body(response: httpx.Response) -> dict[str, Any]:
+    """A vendor's error answer as a JSON object ({} when it is not one)."""
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
 
 
 def epoch_ms(value: str | None) -> int:
