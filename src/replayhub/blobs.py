@@ -4,9 +4,10 @@ S3-compatible bucket shared by several hub processes)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
-import tempfile
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
@@ -39,6 +40,8 @@ class LocalBlobStore:
         self.root = root.resolve()
         self.root.mkdir(parents=True, exist_ok=True)
         self._root_prefix = os.path.join(str(self.root), "")
+        self._folders: set[str] = set()
+        """Folders known to exist (a session's folder is made by its first put)."""
 
     def _path(self, key: str) -> Path:
         """The file of a key, checked lexically: resolve() cost a few stat calls per put,
@@ -67,20 +70,46 @@ class LocalBlobStore:
         except FileNotFoundError as error:
             raise BlobNotFound(key) from error
 
-    @staticmethod
-    def _put(path: str, data: bytes) -> None:
-        folder = os.path.dirname(path)
-        os.makedirs(folder, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(dir=folder, prefix=".tmp-")
+    def _put(self, path: str, data: bytes) -> None:
+        """Write a temporary file, fsync it, rename it into place: a reader sees the whole
+        blob or none. Kept to a few system calls: each one lets go of the GIL, and getting
+        it back from a busy event loop is what a put on a thread mostly waits for."""
+        folder, name = os.path.split(path)
+        tmp_name = os.path.join(folder, f".tmp-{os.getpid()}-{threading.get_ident()}-{name}")
+        fd = self._create(folder, tmp_name)
         try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
+            try:
+                _write_all(fd, data)
+                os.fsync(fd)
+            finally:
+                os.close(fd)
             os.replace(tmp_name, path)
         except BaseException:
-            Path(tmp_name).unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                os.unlink(tmp_name)
             raise
+
+    def _create(self, folder: str, file: str) -> int:
+        """Open a new file for writing, making its folder the first time (or again, after
+        a deletion removed it)."""
+        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC
+        if folder in self._folders:
+            try:
+                return os.open(file, flags, 0o644)
+            except FileNotFoundError:
+                self._folders.discard(folder)
+        os.makedirs(folder, exist_ok=True)
+        if len(self._folders) >= 10_000:
+            self._folders.clear()
+        self._folders.add(folder)
+        return os.open(file, flags, 0o644)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    """os.write until every byte is written (a single write may be short)."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
 
 
 class S3BlobStore:
