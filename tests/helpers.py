@@ -10,6 +10,10 @@ import uuid
 from typing import Any
 
 from litestar.testing import AsyncTestClient
+from sqlalchemy import select
+
+from replayhub.db.models import Segment
+from replayhub.hub import Hub
 
 NO_AUTH = {"Authorization": ""}
 
@@ -100,3 +104,14 @@ class Snapshots:
     async def __call__(self, session_id: str, t: int) -> bytes | None:
         self.calls += 1
         return PNG if self.available else None
+
+
+async def stored_segments(hub: Hub) -> str:
+    """Every stored segment, decompressed: those still staged in their rows and those in the
+    blob folder (what a privacy check must look at wherever a segment is)."""
+    async with hub.db.read() as tx:
+        query = select(Segment.staged).where(Segment.staged.is_not(None))  # type: ignore[union-attr]
+        staged = (await tx.execute(query)).scalars().all()
+    root = hub.blobs.root  # type: ignore[attr-defined]
+    files = [path.read_bytes() for path in root.rglob("*.json.gz")]
+    return "".join(gzip.decompress(data).decode() for data in [*staged, *files])

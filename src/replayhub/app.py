@@ -62,6 +62,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             scheduler.start()
         try:
             async with (background(hub.close_sessions_forever()),
+                        background(hub.ingestor.staging.run_forever()),
                         background(dispatch_forever(hub))):
                 yield
         finally:

@@ -72,6 +72,7 @@ async def load_demo(hub: Hub, count: int, seed: int = 7) -> int:
         if (index + 1) % 10 == 0 or index + 1 == count:
             log.info("demo.progress", loaded=index + 1, of=count)
     await hub.ingestor.close_quiet_sessions(quiet_ms=0, limit=count)
+    await hub.ingestor.staging.move_all()
     return count
 
 

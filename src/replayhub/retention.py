@@ -15,7 +15,7 @@ import structlog
 from sqlalchemy import Column, ColumnElement, Table, delete, exists, select
 from sqlmodel import SQLModel
 
-from replayhub.db.models import Playlist, PlaylistItem, PurgedSession, ReplaySession
+from replayhub.db.models import Playlist, PlaylistItem, PurgedSession, ReplaySession, Segment
 from replayhub.db.upsert import insert_ignore
 
 if TYPE_CHECKING:
@@ -54,10 +54,18 @@ def in_a_collection() -> ColumnElement[bool]:
                          PlaylistItem.session_id == ReplaySession.id))
 
 
+def has_staged_segments() -> ColumnElement[bool]:
+    """The session has segments not yet moved to the blob store: its purge waits for the
+    mover, which would otherwise write their blobs after the folder is gone."""
+    return exists().where(Segment.session_id == ReplaySession.id,
+                          Segment.staged.is_not(None))  # type: ignore[union-attr]
+
+
 async def old_sessions(hub: Hub, cutoff: int, limit: int) -> list[str]:
-    """The oldest sessions that ended before `cutoff` and no collection holds."""
+    """The oldest sessions that ended before `cutoff`, that no collection holds and whose
+    segments are all in the blob store."""
     query = select(ReplaySession.id).where(ReplaySession.ended_at < cutoff,
-                                           ~in_a_collection())
+                                           ~in_a_collection(), ~has_staged_segments())
     async with hub.db.read() as tx:
         return list((await tx.execute(query.order_by(ReplaySession.ended_at).limit(limit)))
                     .scalars())

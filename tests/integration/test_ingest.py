@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 from typing import Any
 
@@ -11,7 +12,15 @@ from sqlalchemy import func, select
 
 from replayhub.db.models import ReplaySession, Segment
 from tests.conftest import recording
-from tests.helpers import NO_AUTH, ingest_recording, make_app, renamed, send, tiny_batch
+from tests.helpers import (
+    NO_AUTH,
+    ingest_recording,
+    make_app,
+    renamed,
+    send,
+    stored_segments,
+    tiny_batch,
+)
 
 START = 1_790_000_000_000
 
@@ -30,8 +39,15 @@ async def test_batch_is_accepted_and_stored(client: AsyncTestClient[Any]) -> Non
     assert response.json() == {"session_id": "sess-stored-0001", "seq": 0, "accepted": 2}
     assert response.headers["access-control-allow-origin"] == "*"
     assert await counts(client) == (1, 1)
-    blobs = list((client.hub.blobs.root / "sessions").rglob("*.json.gz"))
-    assert len(blobs) == 1
+    hub = client.hub  # type: ignore[attr-defined]
+    async with hub.db.read() as tx:
+        staged = (await tx.execute(select(Segment.staged))).scalar_one()
+    assert json.loads(gzip.decompress(staged))[0]["timestamp"] == START  # durable with its rows
+    await hub.ingestor.staging.move_all()
+    blobs = list((hub.blobs.root / "sessions").rglob("*.json.gz"))
+    assert [blob.read_bytes() for blob in blobs] == [staged]
+    async with hub.db.read() as tx:
+        assert (await tx.execute(select(Segment.staged))).scalar_one() is None
 
 
 async def test_gzip_body_and_key_in_body(client: AsyncTestClient[Any]) -> None:
@@ -166,15 +182,13 @@ async def test_typed_secrets_are_never_stored_or_served(client: AsyncTestClient[
     session_id = await ingest_recording(client, key, source)
     served = (await client.get(f"/api/v1/sessions/{session_id}/events")).text
     detail = (await client.get(f"/api/v1/sessions/{session_id}")).text
-    stored = b"".join(path.read_bytes() for path in
-                      (client.hub.blobs.root).rglob("*.json.gz"))
-    import gzip
-
-    stored_text = b"".join(gzip.decompress(path.read_bytes()) for path in
-                           client.hub.blobs.root.rglob("*.json.gz")).decode()
-    assert stored
+    hub = client.hub  # type: ignore[attr-defined]
+    staged = await stored_segments(hub)
+    await hub.ingestor.staging.move_all()
+    moved = await stored_segments(hub)
+    assert staged and moved
     for secret in source["expected"]["typed_secrets"]:
-        for text in (served, detail, stored_text):
+        for text in (served, detail, staged, moved):
             assert secret not in text
             assert secret.replace(" ", "") not in text
 

@@ -189,6 +189,7 @@ async def test_retention_keeps_sessions_in_a_collection(client: AsyncTestClient[
     await client.post("/api/v1/playlists", json={"name": "Search",
                                                  "filters": {"user_email": "ann@example.com"}})
     hub: Any = client.hub  # type: ignore[attr-defined]
+    await hub.ingestor.staging.move_all()
     assert await retention_tick(hub, START + 60 * DAY) == 4
     async with hub.db.read() as tx:
         left = list((await tx.execute(select(ReplaySession.id))).scalars())

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, Index, LargeBinary, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Column, Index, LargeBinary, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 
@@ -82,9 +82,18 @@ class ReplaySession(SQLModel, table=True):
 
 
 class Segment(SQLModel, table=True):
-    """One ingested batch: its events live compressed in the blob store under blob_key."""
+    """One ingested batch: its events live compressed in the blob store under blob_key.
+
+    A batch is first committed with its compressed events in `staged` (one commit makes
+    the batch and its rows durable together); they are then written to the blob store and
+    `staged` is cleared (see replayhub.ingest.staging). Readers use `staged` while it is set.
+    """
 
     __tablename__ = "segments"
+    __table_args__ = (
+        Index("ix_segments_staged", "received_at", sqlite_where=text("staged IS NOT NULL"),
+              postgresql_where=text("staged IS NOT NULL")),
+    )
     session_id: str = Field(foreign_key="sessions.id", primary_key=True, max_length=128)
     seq: int = Field(primary_key=True)
     blob_key: str = Field(max_length=300)
@@ -94,6 +103,7 @@ class Segment(SQLModel, table=True):
     size_bytes: int
     indexed: bool = False
     received_at: int = _ms()
+    staged: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
 
 
 class IndexCheckpoint(SQLModel, table=True):

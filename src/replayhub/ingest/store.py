@@ -2,8 +2,9 @@
 
 The transaction is a few synchronous steps (Database.grouped): one reads the session row
 (on SQLite, only when this process did not write it last: RowCache), then, outside the
-database, the batch is indexed, scrubbed, compressed and its blob made durable, and one more
-step writes every row. Row values are built in Python first, so each table costs one
+database, the batch is indexed, scrubbed and compressed, and one more step writes every row,
+the compressed events staged in the segment's row (moved to the blob store right after:
+replayhub.ingest.staging). Row values are built in Python first, so each table costs one
 statement (execute_rows) and the session row one checked UPDATE of the columns that changed.
 
 Batches of one session go through a per-session lock (read -> index -> write); batches of
@@ -50,6 +51,7 @@ from replayhub.ingest.indexer import (
     new_state,
     process_batch,
 )
+from replayhub.ingest.staging import STAGE_MAX_BYTES, SegmentMover, StagedSegment, Stored
 from replayhub.ingest.useragent import parse_user_agent
 from replayhub.security import TokenCache, app_for_key, hash_secret
 
@@ -135,8 +137,8 @@ class Found(NamedTuple):
     row: dict[str, Any]
     """The session row as read ({} for a new session): only changed columns are written."""
     duplicate: bool = False
-    early: tuple[tuple[int, str], ...] = ()
-    """(seq, blob key) of stored batches after the indexed seq, when the batch fills a gap."""
+    early: tuple[tuple[int, Stored], ...] = ()
+    """(seq, events) of stored batches after the indexed seq, when the batch fills a gap."""
 
 
 class Rows(NamedTuple):
@@ -174,6 +176,7 @@ class Ingestor:
         self.ids = IdCache()
         self.session_locks = KeyedLocks()
         self.stats = IngestStats()
+        self.staging = SegmentMover(db, blobs)
         db.on_rollback(self.ids.clear)
 
     async def app_id_for_key(self, key: str) -> str | None:
@@ -220,12 +223,14 @@ class Ingestor:
             result = _index_or_refuse(state.state, batch, conservative=not in_order)
             data = compress(msgspec.json.encode(batch.events))
             key = segment_key(batch.session_id, batch.seq)
-            await self.blobs.put(key, data)
+            staged = data if len(data) <= STAGE_MAX_BYTES else None
+            if staged is None:
+                await self.blobs.put(key, data)
             session = session or self._new_session(app_id, batch)
             identified = bool(session.user_id or session.user_email)
             self._describe_session(session, batch, user_agent)
-            writes = Writes(session, found.row, self._segment(batch, key, len(data), in_order),
-                            [], [], None)
+            writes = Writes(session, found.row,
+                            self._segment(batch, key, len(data), in_order, staged), [], [], None)
             if in_order:
                 writes.rows.append(self._fold(session, result, identified))
                 session.indexed_seq = batch.seq
@@ -236,6 +241,8 @@ class Ingestor:
         self.rows.put(session.id, session.values())
         if in_order:
             self.states.put(session.id, (session.indexed_seq, True), state)
+        if staged is not None:
+            self.staging.staged(StagedSegment(batch.session_id, batch.seq, key, staged))
         self.stats.add(len(batch.events), len(data))
         log.debug("ingest.batch", session_id=batch.session_id, seq=batch.seq,
                   events=len(batch.events), bytes=len(data), indexed=in_order)
@@ -309,10 +316,10 @@ class Ingestor:
             return found._replace(duplicate=True)
         if row["indexed_seq"] != seq - 1 or row["segment_count"] <= row["indexed_seq"] + 1:
             return found
-        early = tx.execute(select(Segment.seq, Segment.blob_key)
+        early = tx.execute(select(Segment.seq, Segment.blob_key, Segment.staged)
                            .where(Segment.session_id == session_id, Segment.seq > seq)
                            .order_by(Segment.seq)).all()  # type: ignore[arg-type]
-        return found._replace(early=tuple((int(s), str(k)) for s, k in early))
+        return found._replace(early=tuple((int(s), _stored(k, d)) for s, k, d in early))
 
     async def _state_for(self, tx: WriteTx, session: SessionRow | None) -> IndexedState:
         """The indexer state after the session's last indexed batch: from memory, else the
@@ -322,28 +329,29 @@ class Ingestor:
         cached = self.states.take(session.id, (session.indexed_seq, session.needs_close))
         if cached is not None:
             return cached
-        checkpoint, keys = await tx.run(partial(_read_checkpoint, session.id,
-                                                session.indexed_seq))
+        checkpoint, segments = await tx.run(partial(_read_checkpoint, session.id,
+                                                    session.indexed_seq))
         if checkpoint is None:
             state = IndexedState(new_state())
         else:
             state = IndexedState(decode_state(checkpoint[1]), checkpoint[0])
-        for seq, key in keys:
+        for seq, stored in segments:
             if seq > state.checkpoint_seq:
-                process_batch(state.state, await self._events(key))
+                process_batch(state.state, await self._events(stored))
         return state
 
-    async def _events(self, key: str) -> list[dict[str, Any]]:
-        return msgspec.json.decode(decompress(await self.blobs.get(key)))
+    async def _events(self, stored: Stored) -> list[dict[str, Any]]:
+        return msgspec.json.decode(decompress(await stored.read(self.blobs)))
 
     async def _drain(self, writes: Writes, state: IndexState,
-                     early: tuple[tuple[int, str], ...]) -> None:
+                     early: tuple[tuple[int, Stored], ...]) -> None:
         """Index batches that arrived early, now that the gap before them is filled."""
         session = writes.session
-        for seq, key in early:
+        for seq, stored in early:
             if seq != session.indexed_seq + 1:
                 return
-            writes.rows.append(self._fold(session, process_batch(state, await self._events(key))))
+            writes.rows.append(self._fold(session,
+                                          process_batch(state, await self._events(stored))))
             writes.indexed.append(seq)
             session.indexed_seq = seq
 
@@ -404,12 +412,13 @@ class Ingestor:
         session.updated_at = now_ms()
 
     @staticmethod
-    def _segment(batch: Batch, key: str, size: int, indexed: bool) -> dict[str, Any]:
+    def _segment(batch: Batch, key: str, size: int, indexed: bool,
+                 staged: bytes | None) -> dict[str, Any]:
         now = now_ms()
         return {"session_id": batch.session_id, "seq": batch.seq, "blob_key": key,
                 "event_count": len(batch.events), "first_ts": batch.first_ts or now,
                 "last_ts": batch.last_ts or now, "size_bytes": size, "indexed": indexed,
-                "received_at": now}
+                "received_at": now, "staged": staged}
 
     def _fold(self, session: SessionRow, result: BatchResult,
               identified: bool | None = None) -> Rows:
@@ -655,18 +664,22 @@ def _write_session(tx: Connection, session: SessionRow, row: dict[str, Any]) -> 
 
 
 def _read_checkpoint(session_id: str, indexed_seq: int, tx: Connection
-                     ) -> tuple[tuple[int, bytes] | None, list[tuple[int, str]]]:
-    """The session's checkpoint (seq, state) and the (seq, blob key) of its indexed segments
+                     ) -> tuple[tuple[int, bytes] | None, list[tuple[int, Stored]]]:
+    """The session's checkpoint (seq, state) and the (seq, events) of its indexed segments
     that may follow it, to replay after a restart or a cache eviction."""
     checkpoint = tx.execute(select(IndexCheckpoint.seq, IndexCheckpoint.state)
                             .where(IndexCheckpoint.session_id == session_id)).first()
     since = checkpoint[0] if checkpoint is not None else -1
-    keys = tx.execute(select(Segment.seq, Segment.blob_key)
-                      .where(Segment.session_id == session_id, Segment.seq > since,
-                             Segment.seq <= indexed_seq)
-                      .order_by(Segment.seq)).all()  # type: ignore[arg-type]
+    segments = tx.execute(select(Segment.seq, Segment.blob_key, Segment.staged)
+                          .where(Segment.session_id == session_id, Segment.seq > since,
+                                 Segment.seq <= indexed_seq)
+                          .order_by(Segment.seq)).all()  # type: ignore[arg-type]
     return ((int(checkpoint[0]), bytes(checkpoint[1])) if checkpoint is not None else None,
-            [(int(seq), str(key)) for seq, key in keys])
+            [(int(seq), _stored(key, staged)) for seq, key, staged in segments])
+
+
+def _stored(key: str, staged: bytes | None) -> Stored:
+    return Stored(str(key), bytes(staged) if staged is not None else None)
 
 
 def _action_row(session: SessionRow, action: Any) -> dict[str, Any]:

@@ -87,10 +87,10 @@ async def events_response(hub: Hub, session_id: str, from_seq: int | None,
     if from_seq is None and limit_segments is None:
         return Stream(stream_events(hub.db, hub.blobs, session_id),
                       media_type="application/json")
-    keys, next_seq = await segment_page(hub.db, session_id, from_seq or 0,
-                                        limit_segments or 1000)
+    segments, next_seq = await segment_page(hub.db, session_id, from_seq or 0,
+                                            limit_segments or 1000)
     headers = {"X-Next-From-Seq": str(next_seq)} if next_seq is not None else {}
-    return Stream(stream_segments(hub.blobs, keys), media_type="application/json",
+    return Stream(stream_segments(hub.blobs, segments), media_type="application/json",
                   headers=headers)
 
 
