@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections import deque
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -53,13 +54,18 @@ def _sqlite_autocommit(dbapi_connection: Any, _record: Any) -> None:
 
 
 def _begin_immediate(connection: Connection) -> None:
-    """Take the write lock at the start, so a transaction never fails to upgrade mid-way."""
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    """Take the write lock at the start, so a transaction never fails to upgrade mid-way
+    (straight on sqlite3: through SQLAlchemy's execution it cost as much as a write step)."""
+    driver = connection.connection.driver_connection
+    assert driver is not None
+    driver.execute("BEGIN IMMEDIATE")
 
 
 def _begin_deferred(connection: Connection) -> None:
     """A read transaction: its SELECTs see one snapshot and never take the write lock."""
-    connection.exec_driver_sql("BEGIN")
+    driver = connection.connection.driver_connection
+    assert driver is not None
+    driver.execute("BEGIN")
 
 
 def _sync_engine(url: str, begin: Callable[[Connection], None]) -> Engine:
@@ -169,12 +175,30 @@ class _SqliteWriter:
         self.engine: Engine = _sync_engine(url, _begin_immediate)
         self.thread = ThreadPoolExecutor(1, thread_name_prefix="sqlite-writer")
         self.rollback_hooks: list[Callable[[], None]] = []
+        self._connection: Connection | None = None
 
     async def call(self, function: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(self.thread, function, *args)
 
     def dispose(self) -> None:
+        self._drop_connection()
         self.engine.dispose()
+
+    def _group_connection(self) -> Connection:
+        """The connection group commits run on, kept open between groups (a checkout and a
+        check-in per group cost the writer thread more than the group's statements)."""
+        if self._connection is None:
+            self._connection = self.engine.connect()
+        return self._connection
+
+    def _drop_connection(self) -> None:
+        """After a failed transaction: roll back and start the next group on a fresh one."""
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            with contextlib.suppress(Exception):
+                connection.rollback()
+            with contextlib.suppress(Exception):
+                connection.close()
 
     def run_group(self, works: list[Work[Any]]) -> list[Outcome]:
         """Run write steps in one transaction with one commit (one WAL fsync for all).
@@ -191,10 +215,14 @@ class _SqliteWriter:
         return [self._alone(work) for work in works]
 
     def _together(self, works: list[Work[Any]]) -> list[Outcome]:
-        with self.engine.connect() as connection:
+        connection = self._group_connection()
+        try:
             connection.begin()
             outcomes = [self._in_savepoint(connection, work) for work in works]
             connection.commit()
+        except BaseException:
+            self._drop_connection()
+            raise
         return outcomes
 
     def _in_savepoint(self, connection: Connection, work: Work[Any]) -> Outcome:
@@ -213,14 +241,18 @@ class _SqliteWriter:
         return Outcome(value, None)
 
     def _alone(self, work: Work[Any]) -> Outcome:
+        connection = self._group_connection()
         try:
-            with self.engine.connect() as connection:
-                connection.begin()
-                value = work(connection)
-                connection.commit()
+            connection.begin()
+            value = work(connection)
+            connection.commit()
         except Exception as error:
+            self._drop_connection()
             self.rolled_back()
             return Outcome(None, error)
+        except BaseException:
+            self._drop_connection()
+            raise
         return Outcome(value, None)
 
     def rolled_back(self) -> None:
