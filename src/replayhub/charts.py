@@ -2,6 +2,8 @@
 
 Drawing is CPU work, so callers run it in a thread (`await asyncio.to_thread(...)`), off the
 event loop. One drawing gives both a PNG (e-mail, Slack) and an SVG (the hub's pages).
+matplotlib is imported by the first drawing: loaded at start it took 40 MB of every hub
+process, most of which never draws a chart.
 """
 
 from __future__ import annotations
@@ -9,11 +11,10 @@ from __future__ import annotations
 import io
 import re
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.backends.backend_svg import FigureCanvasSVG
-from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 ERRORS_COLOUR = "#c2410c"
 USERS_COLOUR = "#1d4ed8"
@@ -24,6 +25,9 @@ SVG_METADATA = re.compile(r"<metadata>.*?</metadata>\s*", re.DOTALL)
 def errors_figure(labels: Sequence[str], errors: Sequence[int], users: Sequence[int],
                   bucket: str = "day") -> Figure:
     """The chart of errors_chart, titled by what each point counts (`bucket`)."""
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
+
     figure = Figure(figsize=(6.4, 2.6), dpi=100)
     figure.subplots_adjust(left=0.07, right=0.98, top=0.86, bottom=0.12)
     axes = figure.add_subplot()
@@ -46,6 +50,9 @@ def errors_chart(labels: Sequence[str], errors: Sequence[int], users: Sequence[i
                  bucket: str = "day") -> tuple[bytes, str]:
     """Errors (bars) and affected users (line) per `bucket` (day, hour: what each point
     counts, named in the title): (PNG bytes, SVG markup)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.backends.backend_svg import FigureCanvasSVG
+
     figure = errors_figure(labels, errors, users, bucket)
     png = io.BytesIO()
     FigureCanvasAgg(figure).print_png(png)
