@@ -75,7 +75,9 @@ async def purge_sessions(hub: Hub, session_ids: list[str], now: int) -> None:
     """Delete the sessions' blobs, then their rows, leaving a tombstone for each.
 
     Blobs go first: if the blob store fails, the rows stay and the next tick tries again, so
-    no blob is ever left without the row that names it.
+    no blob is ever left without the row that names it. They are deleted once more after the
+    rows: a segment mover that was writing one meanwhile (replayhub.ingest.staging) may have
+    put it back; one that writes after the rows are gone removes it itself.
     """
     for session_id in session_ids:
         await hub.blobs.delete_prefix(f"sessions/{session_id}")
@@ -84,6 +86,8 @@ async def purge_sessions(hub: Hub, session_ids: list[str], now: int) -> None:
         await delete_with_dependents(tx, sessions, sessions.c.id.in_(session_ids))
         for session_id in session_ids:
             await insert_ignore(tx, PurgedSession, id=session_id, purged_at=now)
+    for session_id in session_ids:
+        await hub.blobs.delete_prefix(f"sessions/{session_id}")
 
 
 async def retention_tick(hub: Hub, now: int | None = None, batch: int = BATCH) -> int:

@@ -19,7 +19,7 @@ from replayhub.db.models import App, ReplaySession, Segment
 from replayhub.hub import Hub
 from replayhub.ingest.decode import decode_body
 from replayhub.replay.events import stream_events
-from replayhub.retention import retention_tick
+from replayhub.retention import purge_sessions, retention_tick
 from replayhub.security import create_app
 from tests.conftest import recording
 from tests.helpers import make_app, renamed, send, tiny_batch
@@ -132,6 +132,14 @@ async def test_retention_waits_until_a_session_s_segments_are_moved(hub: Hub) ->
     await hub.ingestor.staging.move_all()
     assert await retention_tick(hub, now) == 1
     assert not (hub.blobs.root / "sessions" / "sess-old-staged1").exists()  # type: ignore[attr-defined]
+
+
+async def test_a_session_purged_while_its_segment_is_moved_leaves_no_blob(hub: Hub) -> None:
+    now = 1_800_000_000_000
+    await ingest(hub, [tiny_batch("sess-purged-0001", 0, now - 40 * DAY)])
+    await purge_sessions(hub, ["sess-purged-0001"], now)  # as a tick that raced the mover
+    assert await hub.ingestor.staging.move_told() == 1
+    assert not (hub.blobs.root / "sessions" / "sess-purged-0001").exists()  # type: ignore[attr-defined]
 
 
 async def test_the_served_hub_moves_staged_segments_by_itself(

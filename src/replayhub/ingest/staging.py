@@ -23,7 +23,7 @@ from sqlalchemy import Connection, bindparam, select, update
 
 from replayhub.blobs import BlobStore
 from replayhub.db.engine import Database
-from replayhub.db.models import Segment
+from replayhub.db.models import ReplaySession, Segment
 
 log = structlog.get_logger(__name__)
 
@@ -89,7 +89,12 @@ class SegmentMover:
         moved = [{"b_session_id": segment.session_id, "b_seq": segment.seq}
                  for segment in segments]
         async with self.db.grouped() as tx:
-            await tx.finish(partial(_clear_staged, moved))
+            gone = await tx.finish(partial(_clear_staged, moved))
+        for session_id in gone:
+            # Purged while its blob was being written (another mover cleared the segment
+            # first, then retention ran): the blob would outlive every row naming it.
+            await self.blobs.delete_prefix(f"sessions/{session_id}")
+            log.info("segments.purged_while_moving", session_id=session_id)
 
     async def move_told(self) -> int:
         """Move the segments ingest told of; how many were moved."""
@@ -138,5 +143,10 @@ class SegmentMover:
             await asyncio.sleep(GATHER_SECONDS)
 
 
-def _clear_staged(moved: list[dict[str, object]], tx: Connection) -> None:
+def _clear_staged(moved: list[dict[str, object]], tx: Connection) -> list[str]:
+    """Clear what the moved segments staged; the sessions among them that no longer exist."""
     tx.execute(CLEAR_STAGED, moved)
+    sessions = {str(row["b_session_id"]) for row in moved}
+    existing = set(tx.execute(select(ReplaySession.id)
+                              .where(ReplaySession.id.in_(sessions))).scalars())  # type: ignore[attr-defined]
+    return sorted(sessions - existing)
