@@ -16,7 +16,6 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import time
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -28,6 +27,7 @@ from sqlalchemy import Connection, delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from replayhub.clock import now_ms as _now
 from replayhub.config import ConfigError, OwnershipRule, PersonSettings, TeamSettings, masked_repr
 from replayhub.connector import ChatPerson
 from replayhub.db.models import (
@@ -164,10 +164,6 @@ def check_team(team: TeamRecord) -> TeamRecord:
         email=clean_email(team.email, "email") if team.email.strip() else "")
 
 
-def _now() -> int:
-    return int(time.time() * 1000)
-
-
 # --- reading the directory ----------------------------------------------------------------
 
 
@@ -177,12 +173,19 @@ def _person(row: Person, member_of: list[str] | None = None) -> PersonRecord:
 
 
 async def _memberships(tx: AsyncSession, emails: list[str] | None = None) -> dict[str, list[str]]:
-    query = select(TeamMember.email, TeamMember.team_name).order_by(TeamMember.team_name)
-    if emails is not None:
-        query = query.where(TeamMember.email.in_(emails))
+    """Each person's teams, by e-mail (of `emails` only, when given)."""
+    return await _team_links(tx, TeamMember.email, TeamMember.team_name, emails)
+
+
+async def _team_links(tx: AsyncSession, key: Any, value: Any,
+                      keys: list[str] | None) -> dict[str, list[str]]:
+    """team_members as `key` -> sorted `value`s (people's teams, or teams' members)."""
+    query = select(key, value).order_by(value)
+    if keys is not None:
+        query = query.where(key.in_(keys))
     found: dict[str, list[str]] = defaultdict(list)
-    for email, team_name in (await tx.execute(query)).all():
-        found[email].append(team_name)
+    for owner, item in (await tx.execute(query)).all():
+        found[owner].append(item)
     return found
 
 
@@ -220,13 +223,8 @@ def _team(row: Team, members: list[str]) -> TeamRecord:
 
 
 async def _members(tx: AsyncSession, names: list[str] | None = None) -> dict[str, list[str]]:
-    query = select(TeamMember.team_name, TeamMember.email).order_by(TeamMember.email)
-    if names is not None:
-        query = query.where(TeamMember.team_name.in_(names))
-    found: dict[str, list[str]] = defaultdict(list)
-    for team_name, email in (await tx.execute(query)).all():
-        found[team_name].append(email)
-    return found
+    """Each team's members' e-mails, by team name (of `names` only, when given)."""
+    return await _team_links(tx, TeamMember.team_name, TeamMember.email, names)
 
 
 async def list_teams(hub: Hub) -> list[TeamRecord]:
