@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
 from typing import ClassVar
 
@@ -10,6 +9,7 @@ import structlog
 
 from connectors.opsgenie import webhooks
 from connectors.opsgenie.settings import OpsgenieSettings
+from replayhub.clock import now_ms
 from replayhub.connector import Connector, VerifyWebhook, WebhookEvent
 
 log = structlog.get_logger(__name__)
@@ -40,4 +40,4 @@ class OpsgenieConnector(Connector, VerifyWebhook):
         self.verify_request(headers, {}, body, now)
 
     def parse_webhook(self, body: bytes) -> WebhookEvent | None:
-        return webhooks.parse(body, int(time.time() * 1000))
+        return webhooks.parse(body, now_ms())

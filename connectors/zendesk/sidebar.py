@@ -20,6 +20,7 @@ import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.params import Parameter
 
+from replayhub.clock import now_ms
 from replayhub.signing import BadSignature, Expired, sign, unsign
 from replayhub.templating import render
 from replayhub.ticket_notes import Requester, find_sessions_for_requester, note_items
@@ -173,7 +174,7 @@ class ZendeskSidebarController(Controller):
         # Never further back than the hub's setting: the sidebar token is not bound to one
         # requester, so it must not open a deeper window than a ticket note would.
         hours = min(lookback_hours or settings.lookback_hours, settings.lookback_hours)
-        since = int(time.time() * 1000) - hours * 3_600_000
+        since = now_ms() - hours * 3_600_000
         found = await find_sessions_for_requester(
             hub, Requester(email or None, external_id or None), since, MAX_SESSIONS)
         found.sort(key=lambda session: (session.started_at, session.id), reverse=True)

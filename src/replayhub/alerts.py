@@ -26,6 +26,7 @@ import structlog
 from sqlalchemy import distinct, exists, func, or_, select, update
 
 from replayhub import people
+from replayhub.clock import now_ms as current_ms
 from replayhub.config import AlertRule, ConfigError
 from replayhub.connector import ChatAlert, ChatPerson, SnapshotRef
 from replayhub.db.models import (
@@ -82,10 +83,6 @@ PLAYLIST_RULE = AlertRule(name="playlist", on="playlist.new_sessions")
 
 class UnknownError(LookupError):
     """No error group has this fingerprint."""
-
-
-def current_ms() -> int:
-    return int(time.time() * 1000)
 
 
 # --- rules ---------------------------------------------------------------------------------

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import secrets
-import time
 from typing import TYPE_CHECKING
 
 import msgspec
 from sqlalchemy import select
 
+from replayhub.clock import now_ms
 from replayhub.connector import Connector, ListComments, PostNote
 from replayhub.db.models import Comment, SessionLink
 from replayhub.db.upsert import insert_ignore
@@ -56,7 +56,7 @@ async def links_of_session(hub: Hub, session_id: str) -> list[SessionLink]:
 
 async def add_hub_comment(hub: Hub, session_id: str, author: str, body: str) -> CommentItem:
     """Store the comment, then post it as an internal note on each linked ticket (outbox)."""
-    now = int(time.time() * 1000)
+    now = now_ms()
     comment = Comment(id=f"cmt_{secrets.token_hex(8)}", session_id=session_id, source=HUB,
                       connector=HUB, author=author[:200], body=body, created_at=now)
     async with hub.db.write() as tx:
@@ -79,7 +79,7 @@ async def enqueue_comment_note(hub: Hub, connector: Connector, ticket_id: str,
         hub.db, delivery_id=delivery_id, connector=connector.name, account=connector.account,
         action=TICKET_NOTE, payload={"ticket_id": ticket_id, "html_body": html},
         key=f"comment:{comment.id}:{connector.name}:{ticket_id}",
-        now_ms=int(time.time() * 1000), session_id=comment.session_id)
+        now_ms=now_ms(), session_id=comment.session_id)
     if created:
         hub.dispatcher.notify()
     return found

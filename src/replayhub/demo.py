@@ -6,7 +6,6 @@ import copy
 import gzip
 import json
 import random
-import time
 import uuid
 from importlib import resources
 from typing import Any
@@ -15,6 +14,7 @@ import msgspec
 import structlog
 from sqlalchemy import func, select
 
+from replayhub.clock import now_ms
 from replayhub.db.models import App, ReplaySession
 from replayhub.hub import Hub
 from replayhub.ingest.decode import decode_body
@@ -63,7 +63,7 @@ async def load_demo(hub: Hub, count: int, seed: int = 7) -> int:
                                     .where(ReplaySession.app_id == app_id))).scalar_one()
     count = max(0, count - present)
     chance = random.Random(seed)
-    now = int(time.time() * 1000)
+    now = now_ms()
     for index in range(count):
         recording = recordings[index % len(recordings)]
         start = now - chance.randrange(WEEK_MS)

@@ -8,7 +8,6 @@ recorded sessions is measured by `replayhub.index.impact`.
 from __future__ import annotations
 
 import json
-import time
 from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING, Any
 
@@ -16,6 +15,7 @@ import msgspec
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from replayhub.clock import now_ms
 from replayhub.config import IncidentServiceMapping
 from replayhub.connector import IncidentUpdate
 from replayhub.db.models import App, Incident, IncidentEvent
@@ -63,10 +63,6 @@ class IncidentDetail(IncidentSummary):
     updated_at: str
     timeline: list[TimelineEntry]
     impact_url: str
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 def matches(pattern: str, value: str) -> bool:

@@ -19,7 +19,6 @@ from __future__ import annotations
 import email.policy
 import email.utils
 import re
-import time
 from collections.abc import Mapping, Sequence
 from email.headerregistry import HeaderRegistry, UnstructuredHeader
 from email.message import EmailMessage
@@ -31,6 +30,7 @@ import structlog
 from sqlalchemy import update
 
 from replayhub.blobs import BlobNotFound, BlobStore
+from replayhub.clock import now_ms
 from replayhub.config import SmtpSettings
 from replayhub.connector import Connector, ConnectorSettings, VendorError
 from replayhub.db.models import Delivery
@@ -205,7 +205,7 @@ async def enqueue_mail(hub: Hub, *, key: str, to: Sequence[str], subject: str, t
                "text": text, "html": html, "headers": checked,
                "images": await _store_images(hub, delivery_id, inline_images)}
     connector = hub.connectors.get(EMAIL)
-    now = int(time.time() * 1000)
+    now = now_ms()
     found, created = await enqueue(
         hub.db, delivery_id=delivery_id, connector=EMAIL,
         account=connector.account if connector else "", action=EMAIL, payload=payload,

@@ -15,7 +15,6 @@ from __future__ import annotations
 import html
 import re
 import secrets
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
@@ -27,6 +26,7 @@ from markdown_it.token import Token
 from markupsafe import Markup
 from sqlalchemy import select, update
 
+from replayhub.clock import now_ms
 from replayhub.connector import VendorComment
 from replayhub.db.models import Incident, IncidentComment, PostmortemSection
 from replayhub.db.upsert import insert_ignore
@@ -275,7 +275,7 @@ async def save_section(hub: Hub, incident: Incident, name: str, body: str | None
     """Store an edit (`body`) or a reset (None) made from `version` (None: whatever it is
     now); StaleVersion if the section changed since, UnknownSection if there is none."""
     await _section(hub, incident, name)
-    now = int(time.time() * 1000)
+    now = now_ms()
     async with hub.db.write() as tx:
         row = (await tx.execute(select(PostmortemSection).where(
             PostmortemSection.incident_id == incident.id,
@@ -458,7 +458,7 @@ async def post_incident_comment(hub: Hub, incident_id: str, author: str, author_
         created = await insert_ignore(
             tx, IncidentComment, id=comment_id, incident_id=incident_id, source=HUB,
             connector=HUB, external_id=idempotency_key, target_id=None, author=author[:200],
-            author_email=author_email[:320], body=body, created_at=int(time.time() * 1000))
+            author_email=author_email[:320], body=body, created_at=now_ms())
         row = (await tx.execute(query)).scalar_one()
     if not created and (row.body != body or row.author != author[:200]):
         raise KeyReused(idempotency_key)

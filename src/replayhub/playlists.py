@@ -22,6 +22,7 @@ from sqlalchemy import and_, delete, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import Select
 
+from replayhub.clock import now_ms
 from replayhub.db.models import (
     Comment,
     Playlist,
@@ -69,10 +70,6 @@ class PlaylistError(ValueError):
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
         self.status = status
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 def parse_filters(raw: dict[str, Any]) -> SessionFilters:

@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import io
-import time
 from html import escape
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +25,7 @@ import msgspec
 import structlog
 from sqlalchemy import or_, select, update
 
+from replayhub.clock import now_ms
 from replayhub.connector import (
     Attachment,
     Connector,
@@ -96,10 +96,6 @@ class PublishDelivery(msgspec.Struct):
 
 def document_key(incident_id: str) -> str:
     return f"postmortem:{incident_id}"
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 # --- the document ----------------------------------------------------------------------------

@@ -44,6 +44,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from replayhub import people, playlists
 from replayhub.charts import errors_chart
+from replayhub.clock import now_ms
 from replayhub.connector import VendorError
 from replayhub.db.models import (
     ErrorEvent,
@@ -98,10 +99,6 @@ class ReportError(ValueError):
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
         self.status = status
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 # --- checking what a report is made of --------------------------------------------------------

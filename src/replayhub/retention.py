@@ -7,7 +7,6 @@ it was purged instead of failing. Sessions in a collection playlist are kept.
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -15,6 +14,7 @@ import structlog
 from sqlalchemy import Column, ColumnElement, Table, delete, exists, select
 from sqlmodel import SQLModel
 
+from replayhub.clock import now_ms
 from replayhub.db.models import Playlist, PlaylistItem, PurgedSession, ReplaySession, Segment
 from replayhub.db.upsert import insert_ignore
 
@@ -95,7 +95,7 @@ async def retention_tick(hub: Hub, now: int | None = None, batch: int = BATCH) -
     days = hub.settings.retention_days
     if days <= 0:
         return 0
-    now = int(time.time() * 1000) if now is None else now
+    now = now_ms() if now is None else now
     cutoff = now - days * DAY_MS
     purged = 0
     while True:

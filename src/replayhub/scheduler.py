@@ -12,7 +12,6 @@ one occurrence twice.
 from __future__ import annotations
 
 import importlib
-import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -22,6 +21,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import or_, select, update
 
+from replayhub.clock import now_ms
 from replayhub.db.models import Lease, Schedule, ScheduleRun, TickStatus
 from replayhub.db.upsert import insert_ignore
 from replayhub.schedules import ENDED, process_name, run_due_schedules
@@ -33,10 +33,6 @@ if TYPE_CHECKING:
 log = structlog.get_logger(__name__)
 LEADER = "scheduler"
 SCHEDULES = Tick("schedules", 30, "replayhub.schedules:run_due_schedules")
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 async def hold_lease(hub: Hub, name: str, owner: str, now: int, seconds: float) -> bool:

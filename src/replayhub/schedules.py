@@ -33,6 +33,7 @@ from croniter import croniter
 from dateutil.rrule import DAILY, HOURLY, MINUTELY, SECONDLY, WEEKLY, rrule, rruleset, rrulestr
 from sqlalchemy import select, update
 
+from replayhub.clock import now_ms
 from replayhub.db.models import Schedule, ScheduleRun
 from replayhub.db.upsert import insert_ignore
 
@@ -72,10 +73,6 @@ class RuleError(ValueError):
 
 class Skipped(Exception):
     """Raised by a run that decided to send nothing (an empty report): recorded as skipped."""
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 def is_cron(rule: str) -> bool:

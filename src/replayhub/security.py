@@ -8,6 +8,7 @@ import time
 
 from sqlalchemy import select
 
+from replayhub.clock import now_ms
 from replayhub.db.engine import Database
 from replayhub.db.models import ApiToken, App
 
@@ -56,7 +57,7 @@ async def create_token(db: Database, name: str, role: str, value: str | None = N
     value = value or f"rh_{secrets.token_urlsafe(32)}"
     async with db.write() as tx:
         tx.add(ApiToken(id=new_id("tok"), name=name, role=role, token_hash=hash_secret(value),
-                        token_hint=value[:6], created_at=int(time.time() * 1000)))
+                        token_hint=value[:6], created_at=now_ms()))
     return value
 
 
@@ -86,7 +87,7 @@ async def create_app(db: Database, name: str) -> tuple[App, str]:
     """A new app and its ingest key (returned once)."""
     key = f"rhk_{secrets.token_urlsafe(24)}"
     app = App(id=new_id("app"), name=name, ingest_key_hash=hash_secret(key),
-              ingest_key_hint=key[:8], created_at=int(time.time() * 1000))
+              ingest_key_hint=key[:8], created_at=now_ms())
     async with db.write() as tx:
         tx.add(app)
     return app, key

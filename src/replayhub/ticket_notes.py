@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import time
 from typing import TYPE_CHECKING
 
 import msgspec
 import structlog
 from sqlalchemy import or_, select
 
+from replayhub.clock import now_ms
 from replayhub.connector import Connector, FindUser, NotePolicy, TicketCreated
 from replayhub.db.models import ErrorEvent, ReplaySession, SessionLink
 from replayhub.db.upsert import insert_ignore
@@ -121,7 +121,7 @@ async def note_items(hub: Hub, sessions: list[ReplaySession],
 
 
 async def link_sessions(hub: Hub, connector: str, ticket_id: str, session_ids: list[str]) -> None:
-    now = int(time.time() * 1000)
+    now = now_ms()
     async with hub.db.write() as tx:
         for session_id in session_ids:
             await insert_ignore(tx, SessionLink, session_id=session_id, connector=connector,
@@ -147,7 +147,7 @@ async def enqueue_ticket_note(hub: Hub, connector: Connector, ticket_id: str,
     }
     found, created = await enqueue(
         hub.db, delivery_id=delivery_id, connector=connector.name, account=connector.account,
-        action=TICKET_NOTE, payload=payload, key=key, now_ms=int(time.time() * 1000),
+        action=TICKET_NOTE, payload=payload, key=key, now_ms=now_ms(),
         session_id=top.session_id if top else None)
     if created:
         hub.dispatcher.notify()
@@ -158,7 +158,7 @@ async def replays_for_new_ticket(hub: Hub, connector: Connector, event: TicketCr
     """Match the requester to recent sessions and post one note on the new ticket."""
     policy = connector.note_policy()
     requester = await requester_of(connector, event)
-    since = int(time.time() * 1000) - policy.lookback_hours * 3_600_000
+    since = now_ms() - policy.lookback_hours * 3_600_000
     sessions = await find_sessions_for_requester(hub, requester, since, policy.max_sessions)
     if not sessions and not policy.no_sessions_note:
         log.info("notes.no_sessions", connector=connector.name, ticket=event.ticket_id)

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import time
-
 from sqlalchemy import select, update
 
+from replayhub.clock import now_ms
 from replayhub.db.engine import Database
 from replayhub.db.models import WebhookDelivery
 from replayhub.db.upsert import insert_ignore
@@ -14,10 +13,6 @@ RECEIVED, RETRYING, PROCESSED, FAILED = "received", "retrying", "processed", "fa
 STATUSES = (RECEIVED, RETRYING, PROCESSED, FAILED)
 WAITING = (RECEIVED, RETRYING)
 """A row in one of these states is taken up again once its next_attempt_at has passed."""
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 async def store_webhook(db: Database, connector: str, event_key: str, body: bytes,

@@ -28,6 +28,7 @@ from sqlalchemy import Connection, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from replayhub.blobs import BlobStore
+from replayhub.clock import now_ms
 from replayhub.db.engine import Database, WriteTx, execute_rows
 from replayhub.db.models import (
     Action,
@@ -91,10 +92,6 @@ class IngestResult(msgspec.Struct):
     seq: int
     accepted: int
     duplicate: bool = False
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 def segment_key(session_id: str, seq: int) -> str:

@@ -22,6 +22,7 @@ import msgspec
 import structlog
 from sqlalchemy import delete, select, update
 
+from replayhub.clock import now_ms
 from replayhub.connector import ChatAlert, ChatPerson, PostChatAlert, SnapshotRef, VendorError
 from replayhub.db.models import ChatMessage, Comment, ReplaySession
 from replayhub.db.upsert import insert_ignore
@@ -149,7 +150,7 @@ async def record_message(db: Any, connector: str, message_id: str, kind: str, *,
         await insert_ignore(tx, ChatMessage, connector=connector, channel=channel, ts=ts,
                             thread_ts=thread_ts, kind=kind, session_id=session_id or None,
                             alert_key=alert_key, delivery_id=delivery_id, comment_id=comment_id,
-                            created_at=int(time.time() * 1000))
+                            created_at=now_ms())
 
 
 async def known_message(db: Any, connector: str, channel: str, ts: str) -> ChatMessage | None:
@@ -189,7 +190,7 @@ async def import_chat_reply(hub: Hub, connector: str, *, channel: str, ts: str, 
         if not await insert_ignore(tx, ChatMessage, connector=connector, channel=channel, ts=ts,
                                    thread_ts=thread_ts, kind="chat_comment",
                                    session_id=root.session_id, comment_id=comment_id,
-                                   created_at=int(time.time() * 1000)):
+                                   created_at=now_ms()):
             return None
         await insert_ignore(tx, Comment, id=comment_id, session_id=root.session_id,
                             source=connector, connector=connector,
@@ -223,7 +224,7 @@ async def delete_chat_reply(hub: Hub, connector: str, channel: str, ts: str) -> 
     async with hub.db.write() as tx:
         await tx.execute(delete(Comment).where(Comment.id == row.comment_id))
         await tx.execute(update(ChatMessage).where(ChatMessage.id == row.id)
-                         .values(deleted_at=int(time.time() * 1000)))
+                         .values(deleted_at=now_ms()))
     return True
 
 
@@ -233,7 +234,7 @@ async def _enqueue(hub: Hub, connector: Connector, action: str, payload: dict[st
     found, created = await enqueue(
         hub.db, delivery_id=new_delivery_id(), connector=connector.name,
         account=connector.account, action=action, payload=payload, key=key,
-        now_ms=int(time.time() * 1000), session_id=session_id)
+        now_ms=now_ms(), session_id=session_id)
     if created:
         hub.dispatcher.notify()
     return found

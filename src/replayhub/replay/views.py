@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import time
-
 import msgspec
 from sqlalchemy import select
 
+from replayhub.clock import now_ms
 from replayhub.db.engine import Database
 from replayhub.db.models import ReplayView
 from replayhub.index.sessions import iso
@@ -25,7 +24,7 @@ async def record_view(db: Database, session_id: str, viewer: str, via: str,
     async with db.write() as tx:
         tx.add(ReplayView(session_id=session_id, viewer=viewer[:200], via=via,
                           share_token_hash=share_token_hash,
-                          viewed_at=int(time.time() * 1000)))
+                          viewed_at=now_ms()))
 
 
 async def list_views(db: Database, session_id: str, limit: int = 100) -> list[ViewItem]:

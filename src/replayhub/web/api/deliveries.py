@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import time
 from typing import Annotated, Any, Literal
 
 import msgspec
 from litestar import Controller, Request, get, post
 from litestar.params import Parameter
 
+from replayhub.clock import now_ms
 from replayhub.db.models import Delivery
 from replayhub.hub import Hub
 from replayhub.index.sessions import iso
@@ -71,7 +71,7 @@ class DeliveryController(Controller):
     async def retry(self, request: Request[Any, Any, Any], delivery_id: str) -> DeliveryItem:
         """Send a failed delivery again, with a fresh budget of attempts."""
         hub: Hub = request.app.state.hub
-        if not await retry_failed(hub.db, delivery_id, int(time.time() * 1000)):
+        if not await retry_failed(hub.db, delivery_id, now_ms()):
             row = await get_delivery(hub.db, delivery_id)
             if row is None:
                 raise problem(404, "Delivery not found", f"no delivery {delivery_id!r}")

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import time
 from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, get
 from litestar.params import FromQuery, Parameter
 
+from replayhub.clock import now_ms
 from replayhub.hub import Hub
 from replayhub.index.errors import DAY, ErrorGroupSummary, error_groups
 from replayhub.index.sessions import BadFilter, iso, parse_time
@@ -43,7 +43,7 @@ class ErrorController(Controller):
         hub: Hub = request.app.state.hub
         try:
             end = parse_time(until, "until")
-            end = int(time.time() * 1000) if end is None else end
+            end = now_ms() if end is None else end
             start = parse_time(since, "since")
             start = end - 7 * DAY if start is None else start
         except BadFilter as bad:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from litestar import Controller, Request, Response, get, post
 from litestar.params import FromQuery
 from litestar.response import Redirect
 
+from replayhub.clock import now_ms
 from replayhub.hub import Hub
 from replayhub.outbox.store import STATUSES, list_deliveries, retry_failed
 from replayhub.security import role_allows
@@ -41,6 +41,6 @@ class DeliveryPages(Controller):
         hub: Hub = request.app.state.hub
         if not role_allows(person_of(request).role, "agent"):
             raise problem(403, "Forbidden", "retrying a delivery needs the agent role")
-        if await retry_failed(hub.db, delivery_id, int(time.time() * 1000)):
+        if await retry_failed(hub.db, delivery_id, now_ms()):
             hub.dispatcher.notify()
         return Redirect("/deliveries?status=failed", status_code=303)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 from urllib.parse import urlencode
 
 from litestar import Controller, Request, Response, get
 from litestar.params import FromQuery
 
+from replayhub.clock import now_ms
 from replayhub.hub import Hub
 from replayhub.index.errors import DAY, error_groups
 from replayhub.index.sessions import (
@@ -73,7 +73,7 @@ class ListPages(Controller):
     async def errors(self, request: Request[Any, Any, Any]) -> Response[str]:
         """Error groups of the last seven days with the sessions and users they hit."""
         hub: Hub = request.app.state.hub
-        until = int(time.time() * 1000)
+        until = now_ms()
         async with hub.db.read() as tx:
             groups = await error_groups(tx, until - 7 * DAY, until, limit=100)
         links = {group.fingerprint: "/?" + urlencode({"error": group.fingerprint})
