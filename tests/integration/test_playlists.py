@@ -235,4 +235,6 @@ async def test_a_playlist_a_report_is_made_from_cannot_be_deleted(
     assert report.status_code == 201, report.text
     refused = await client.delete(f"/api/v1/playlists/{playlist_id}")
     assert refused.status_code == 409 and "Ann weekly" in refused.json()["detail"]
+    assert refused.headers["content-type"].startswith("application/problem+json")
+    assert refused.json()["title"] == "Playlist in use"
     assert (await client.get(f"/api/v1/playlists/{playlist_id}")).status_code == 200

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import structlog
@@ -40,6 +41,15 @@ def unexpected_to_problem(request: Request[Any, Any, Any], error: Exception) -> 
     log.exception("request.failed", route=str(route), method=request.method,
                   error=type(error).__name__)
     return _document(500, "Internal error", "the hub failed to answer; the error is logged")
+
+
+def refusal_handler(titles: dict[int, str], other: str
+                    ) -> Callable[[Request[Any, Any, Any], Any], Response[Any]]:
+    """An exception handler for a domain error that carries its HTTP `status` (a playlist or
+    report the request cannot change): its problem document, titled by status."""
+    def handler(_: Request[Any, Any, Any], error: Any) -> Response[Any]:
+        return _document(error.status, titles.get(error.status, other), str(error))
+    return handler
 
 
 def _title(status: int) -> str:

@@ -16,7 +16,7 @@ from replayhub.index.sessions import SessionSummary, iso, summarize
 from replayhub.replay.share import DEFAULT_SECONDS, MAX_SECONDS
 from replayhub.security import hash_secret
 from replayhub.web.auth import bearer_token, requires
-from replayhub.web.problems import problem
+from replayhub.web.problems import refusal_handler
 
 Limit = Annotated[int, QueryParameter(ge=1, le=200, description="Page size (1-200).")]
 
@@ -102,9 +102,8 @@ async def caller(request: Request[Any, Any, Any]) -> str:
     return name or ""
 
 
-def failed(error: playlists.PlaylistError) -> Exception:
-    titles = {404: "Playlist not found", 409: "Playlist in use"}
-    return problem(error.status, titles.get(error.status, "Invalid playlist"), str(error))
+PLAYLIST_REFUSED = refusal_handler({404: "Playlist not found", 409: "Playlist in use"},
+                                   "Invalid playlist")
 
 
 async def out(hub: Hub, playlist: Playlist) -> PlaylistOut:
@@ -135,21 +134,19 @@ def builtin_out(hub: Hub, name: str, title: str) -> PlaylistOut:
 class PlaylistController(Controller):
     path = "/api/v1/playlists"
     tags = ["playlists"]
+    exception_handlers = {playlists.PlaylistError: PLAYLIST_REFUSED}
 
     @post("/", name="playlists:create", operation_id="createPlaylist", status_code=201,
           guards=[requires("agent", cookie=True)])
     async def create(self, request: Request[Any, Any, Any], data: PlaylistRequest) -> PlaylistOut:
         """A saved search (`filters`) or a collection (`session_ids`), never both."""
         hub: Hub = request.app.state.hub
-        try:
-            watchers = [playlists.check_watcher(w) for w in data.watchers]
-            playlist = await playlists.create_playlist(
-                hub, name=data.name, owner=await caller(request), filters=data.filters,
-                session_ids=data.session_ids)
-            if watchers:
-                playlist = await playlists.update_playlist(hub, playlist.id, watchers=watchers)
-        except playlists.PlaylistError as error:
-            raise failed(error) from None
+        watchers = [playlists.check_watcher(w) for w in data.watchers]
+        playlist = await playlists.create_playlist(
+            hub, name=data.name, owner=await caller(request), filters=data.filters,
+            session_ids=data.session_ids)
+        if watchers:
+            playlist = await playlists.update_playlist(hub, playlist.id, watchers=watchers)
         return await out(hub, playlist)
 
     @get("/", name="playlists:list", operation_id="listPlaylists",
@@ -168,10 +165,7 @@ class PlaylistController(Controller):
         name = playlist_id.partition(":")[2]
         if playlist_id.startswith(f"{playlists.BUILTIN}:") and name in playlists.BUILTINS:
             return builtin_out(hub, name, playlists.BUILTINS[name])
-        try:
-            return await out(hub, await playlists.get_playlist(hub, playlist_id))
-        except playlists.PlaylistError as error:
-            raise failed(error) from None
+        return await out(hub, await playlists.get_playlist(hub, playlist_id))
 
     @patch("/{playlist_id:str}", name="playlists:update", operation_id="updatePlaylist",
            guards=[requires("agent", cookie=True)])
@@ -179,21 +173,15 @@ class PlaylistController(Controller):
                      data: PlaylistChange) -> PlaylistOut:
         """Rename it, change a saved search's filters, or replace its watchers."""
         hub: Hub = request.app.state.hub
-        try:
-            playlist = await playlists.update_playlist(
-                hub, playlist_id, name=data.name, filters=data.filters, watchers=data.watchers)
-        except playlists.PlaylistError as error:
-            raise failed(error) from None
+        playlist = await playlists.update_playlist(
+            hub, playlist_id, name=data.name, filters=data.filters, watchers=data.watchers)
         return await out(hub, playlist)
 
     @delete("/{playlist_id:str}", name="playlists:delete", operation_id="deletePlaylist",
             guards=[requires("agent", cookie=True)])
     async def remove(self, request: Request[Any, Any, Any], playlist_id: str) -> None:
         hub: Hub = request.app.state.hub
-        try:
-            await playlists.delete_playlist(hub, playlist_id)
-        except playlists.PlaylistError as error:
-            raise failed(error) from None
+        await playlists.delete_playlist(hub, playlist_id)
 
     @get("/{playlist_id:str}/sessions", name="playlists:sessions",
          operation_id="listPlaylistSessions", guards=[requires("viewer", cookie=True)])
@@ -202,11 +190,8 @@ class PlaylistController(Controller):
         """The same session summaries as the search; a saved search lists exactly what the
         search API lists for its filters."""
         hub: Hub = request.app.state.hub
-        try:
-            found = await playlists.playlist_sessions(hub, playlist_id, me=await caller(request),
-                                                      limit=limit, cursor=cursor)
-        except playlists.PlaylistError as error:
-            raise failed(error) from None
+        found = await playlists.playlist_sessions(hub, playlist_id, me=await caller(request),
+                                                  limit=limit, cursor=cursor)
         items = []
         for session in found.sessions:
             item = found.items.get(session.id)
@@ -222,22 +207,16 @@ class PlaylistController(Controller):
         """Add a session to a collection (or change its moment and note)."""
         hub: Hub = request.app.state.hub
         data = data or ItemRequest()
-        try:
-            await playlists.put_session(hub, playlist_id, session_id, t=data.t, note=data.note,
-                                        by=await caller(request))
-            return await out(hub, await playlists.get_playlist(hub, playlist_id))
-        except playlists.PlaylistError as error:
-            raise failed(error) from None
+        await playlists.put_session(hub, playlist_id, session_id, t=data.t, note=data.note,
+                                    by=await caller(request))
+        return await out(hub, await playlists.get_playlist(hub, playlist_id))
 
     @delete("/{playlist_id:str}/sessions/{session_id:str}", name="playlists:remove_session",
             operation_id="deletePlaylistSession", guards=[requires("agent", cookie=True)])
     async def remove_session(self, request: Request[Any, Any, Any], playlist_id: str,
                              session_id: str) -> None:
         hub: Hub = request.app.state.hub
-        try:
-            await playlists.remove_session(hub, playlist_id, session_id)
-        except playlists.PlaylistError as error:
-            raise failed(error) from None
+        await playlists.remove_session(hub, playlist_id, session_id)
 
     @post("/{playlist_id:str}/share", name="playlists:share", operation_id="sharePlaylist",
           status_code=201, guards=[requires("agent", cookie=True)])
@@ -245,10 +224,7 @@ class PlaylistController(Controller):
                     data: ShareRequest | None = None) -> ShareLink:
         """A link that plays this playlist without an account, until it expires."""
         hub: Hub = request.app.state.hub
-        try:
-            await playlists.get_playlist(hub, playlist_id)
-        except playlists.PlaylistError as error:
-            raise failed(error) from None
+        await playlists.get_playlist(hub, playlist_id)
         token, expires_at = playlists.share_token(hub.secret_key, playlist_id,
                                                   (data or ShareRequest()).expires_in)
         return ShareLink(f"{hub.settings.base_url}/share/playlists/{token}",

@@ -13,7 +13,7 @@ from replayhub.hub import Hub
 from replayhub.index.sessions import iso
 from replayhub.web.api.playlists import caller
 from replayhub.web.auth import requires
-from replayhub.web.problems import problem
+from replayhub.web.problems import refusal_handler
 
 
 class ReportRequest(msgspec.Struct, forbid_unknown_fields=True):
@@ -91,9 +91,7 @@ class RunList(msgspec.Struct):
     items: list[RunOut]
 
 
-def failed(error: reports.ReportError) -> Exception:
-    titles = {404: "Report not found", 409: "Conflict"}
-    return problem(error.status, titles.get(error.status, "Invalid report"), str(error))
+REPORT_REFUSED = refusal_handler({404: "Report not found", 409: "Conflict"}, "Invalid report")
 
 
 async def out(hub: Hub, report: Report) -> ReportOut:
@@ -129,6 +127,7 @@ def spec_of(data: ReportRequest | ReportChange) -> reports.ReportSpec:
 class ReportController(Controller):
     path = "/api/v1/reports"
     tags = ["reports"]
+    exception_handlers = {reports.ReportError: REPORT_REFUSED}
 
     @post("/", name="reports:create", operation_id="createReport", status_code=201,
           guards=[requires("agent", cookie=True)])
@@ -138,10 +137,7 @@ class ReportController(Controller):
         hub: Hub = request.app.state.hub
         spec = spec_of(data)
         spec.owner = data.owner or await caller(request)
-        try:
-            report = await reports.create_report(hub, spec)
-        except reports.ReportError as error:
-            raise failed(error) from None
+        report = await reports.create_report(hub, spec)
         return await out(hub, report)
 
     @get("/", name="reports:list", operation_id="listReports",
@@ -154,10 +150,7 @@ class ReportController(Controller):
          guards=[requires("viewer", cookie=True)])
     async def get_one(self, request: Request[Any, Any, Any], report_id: str) -> ReportOut:
         hub: Hub = request.app.state.hub
-        try:
-            return await out(hub, await reports.get_report(hub, report_id))
-        except reports.ReportError as error:
-            raise failed(error) from None
+        return await out(hub, await reports.get_report(hub, report_id))
 
     @patch("/{report_id:str}", name="reports:update", operation_id="updateReport",
            guards=[requires("agent", cookie=True)])
@@ -165,20 +158,14 @@ class ReportController(Controller):
                      data: ReportChange) -> ReportOut:
         """Change what is given; a new schedule starts from now; `paused: false` resumes."""
         hub: Hub = request.app.state.hub
-        try:
-            report = await reports.update_report(hub, report_id, spec_of(data), data.paused)
-        except reports.ReportError as error:
-            raise failed(error) from None
+        report = await reports.update_report(hub, report_id, spec_of(data), data.paused)
         return await out(hub, report)
 
     @delete("/{report_id:str}", name="reports:delete", operation_id="deleteReport",
             guards=[requires("agent", cookie=True)])
     async def remove(self, request: Request[Any, Any, Any], report_id: str) -> None:
         hub: Hub = request.app.state.hub
-        try:
-            await reports.delete_report(hub, report_id)
-        except reports.ReportError as error:
-            raise failed(error) from None
+        await reports.delete_report(hub, report_id)
 
     @post("/{report_id:str}/run", name="reports:run", operation_id="runReport",
           status_code=201, guards=[requires("agent", cookie=True)])
@@ -186,10 +173,7 @@ class ReportController(Controller):
         """Send the report now, over the period ending now (listed with the scheduled runs;
         its failure never counts toward pausing the report)."""
         hub: Hub = request.app.state.hub
-        try:
-            run = await reports.send_now(hub, report_id)
-        except reports.ReportError as error:
-            raise failed(error) from None
+        run = await reports.send_now(hub, report_id)
         return run_out(hub, report_id, run)
 
     @get("/{report_id:str}/runs", name="reports:runs", operation_id="listReportRuns",
@@ -197,8 +181,5 @@ class ReportController(Controller):
     async def runs(self, request: Request[Any, Any, Any], report_id: str) -> RunList:
         """The report's runs, newest first."""
         hub: Hub = request.app.state.hub
-        try:
-            found = await reports.report_runs(hub, report_id)
-        except reports.ReportError as error:
-            raise failed(error) from None
+        found = await reports.report_runs(hub, report_id)
         return RunList([run_out(hub, report_id, run) for run in found])
