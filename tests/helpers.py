@@ -7,6 +7,7 @@ import gzip
 import json
 import time
 import uuid
+from pathlib import Path
 from typing import Any
 
 from litestar.testing import AsyncTestClient
@@ -106,12 +107,18 @@ class Snapshots:
         return PNG if self.available else None
 
 
+def blob_files(hub: Hub) -> list[Path]:
+    """The segment files in the local blob folder, without the temporary files of writes
+    still in flight (the served app's mover may be writing while a test looks)."""
+    root = hub.blobs.root / "sessions"  # type: ignore[attr-defined]
+    return sorted(path for path in root.rglob("*.json.gz") if not path.name.startswith(".tmp-"))
+
+
 async def stored_segments(hub: Hub) -> str:
     """Every stored segment, decompressed: those still staged in their rows and those in the
     blob folder (what a privacy check must look at wherever a segment is)."""
     async with hub.db.read() as tx:
         query = select(Segment.staged).where(Segment.staged.is_not(None))  # type: ignore[union-attr]
         staged = (await tx.execute(query)).scalars().all()
-    root = hub.blobs.root  # type: ignore[attr-defined]
-    files = [path.read_bytes() for path in root.rglob("*.json.gz")]
+    files = [path.read_bytes() for path in blob_files(hub)]
     return "".join(gzip.decompress(data).decode() for data in [*staged, *files])

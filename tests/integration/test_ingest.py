@@ -14,6 +14,7 @@ from replayhub.db.models import ReplaySession, Segment
 from tests.conftest import recording
 from tests.helpers import (
     NO_AUTH,
+    blob_files,
     ingest_recording,
     make_app,
     renamed,
@@ -44,8 +45,7 @@ async def test_batch_is_accepted_and_stored(client: AsyncTestClient[Any]) -> Non
         staged = (await tx.execute(select(Segment.staged))).scalar_one()
     assert json.loads(gzip.decompress(staged))[0]["timestamp"] == START  # durable with its rows
     await hub.ingestor.staging.move_all()
-    blobs = list((hub.blobs.root / "sessions").rglob("*.json.gz"))
-    assert [blob.read_bytes() for blob in blobs] == [staged]
+    assert [blob.read_bytes() for blob in blob_files(hub)] == [staged]
     async with hub.db.read() as tx:
         assert (await tx.execute(select(Segment.staged))).scalar_one() is None
 

@@ -6,7 +6,6 @@ import asyncio
 import gzip
 import json
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -22,7 +21,7 @@ from replayhub.replay.events import stream_events
 from replayhub.retention import purge_sessions, retention_tick
 from replayhub.security import create_app
 from tests.conftest import recording
-from tests.helpers import make_app, renamed, send, tiny_batch
+from tests.helpers import blob_files, make_app, renamed, send, tiny_batch
 
 DAY = 86_400_000
 
@@ -59,10 +58,6 @@ async def staged_rows(hub: Hub) -> dict[int, bytes | None]:
     async with hub.db.read() as tx:
         rows = (await tx.execute(select(Segment.seq, Segment.staged))).all()
     return {int(seq): staged for seq, staged in rows}
-
-
-def blob_files(hub: Hub) -> list[Path]:
-    return sorted((hub.blobs.root / "sessions").rglob("*.json.gz"))  # type: ignore[attr-defined]
 
 
 async def test_a_batch_is_readable_while_staged_and_after_the_move(hub: Hub) -> None:

@@ -73,6 +73,10 @@ class SegmentMover:
         self.blobs = blobs
         self.told: list[StagedSegment] = []
         self.wanted = asyncio.Event()
+        self.moving = asyncio.Lock()
+        """Held for a whole round, so a segment is never written by two rounds at once (the
+        serving loop's and `replayhub demo`'s, say) and a round that returns left nothing
+        behind in flight."""
 
     def staged(self, segment: StagedSegment) -> None:
         """Ingest committed `segment` with its events staged: move it soon."""
@@ -91,26 +95,32 @@ class SegmentMover:
         async with self.db.grouped() as tx:
             gone = await tx.finish(partial(_clear_staged, moved))
         for session_id in gone:
-            # Purged while its blob was being written (another mover cleared the segment
-            # first, then retention ran): the blob would outlive every row naming it.
+            # Purged while its blob was being written (another process's mover, or an
+            # earlier round that found it in the database, cleared the segment first, then
+            # retention ran): the blob would outlive every row naming it.
             await self.blobs.delete_prefix(f"sessions/{session_id}")
             log.info("segments.purged_while_moving", session_id=session_id)
 
     async def move_told(self) -> int:
         """Move the segments ingest told of; how many were moved."""
+        async with self.moving:
+            return await self._move_told()
+
+    async def move_all(self) -> int:
+        """Move every staged segment, told of or found in the database; how many."""
+        async with self.moving:
+            total = await self._move_told()
+            while found := await self.find_staged():
+                await self.move(found)
+                total += len(found)
+            return total
+
+    async def _move_told(self) -> int:
         total = 0
         while self.told:
             segments, self.told = self.told[:MOVE_BATCH], self.told[MOVE_BATCH:]
             await self.move(segments)
             total += len(segments)
-        return total
-
-    async def move_all(self) -> int:
-        """Move every staged segment, told of or found in the database; how many."""
-        total = await self.move_told()
-        while found := await self.find_staged():
-            await self.move(found)
-            total += len(found)
         return total
 
     async def find_staged(self, limit: int = MOVE_BATCH) -> list[StagedSegment]:
