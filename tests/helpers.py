@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import gzip
 import json
@@ -105,6 +106,21 @@ class Snapshots:
     async def __call__(self, session_id: str, t: int) -> bytes | None:
         self.calls += 1
         return PNG if self.available else None
+
+
+async def move_staged(client: AsyncTestClient[Any]) -> int:
+    """Every staged segment moved to the blob store, with no move still in flight.
+
+    The served app moves segments by itself, on its own loop and with its own Hub: wait
+    until its mover has nothing left and no round running, then move what it has not
+    (as a second hub process would); how many segments that was.
+    """
+    served = client.app.state.hub.ingestor.staging
+    for _ in range(400):
+        if not served.told and not served.moving.locked():
+            return int(await client.hub.ingestor.staging.move_all())  # type: ignore[attr-defined]
+        await asyncio.sleep(0.025)
+    raise AssertionError("the served app's segment mover did not finish its round")
 
 
 def blob_files(hub: Hub) -> list[Path]:

@@ -17,6 +17,7 @@ from tests.helpers import (
     blob_files,
     ingest_recording,
     make_app,
+    move_staged,
     renamed,
     send,
     stored_segments,
@@ -41,11 +42,9 @@ async def test_batch_is_accepted_and_stored(client: AsyncTestClient[Any]) -> Non
     assert response.headers["access-control-allow-origin"] == "*"
     assert await counts(client) == (1, 1)
     hub = client.hub  # type: ignore[attr-defined]
-    async with hub.db.read() as tx:
-        staged = (await tx.execute(select(Segment.staged))).scalar_one()
-    assert json.loads(gzip.decompress(staged))[0]["timestamp"] == START  # durable with its rows
-    await hub.ingestor.staging.move_all()
-    assert [blob.read_bytes() for blob in blob_files(hub)] == [staged]
+    await move_staged(client)  # staged with its rows first: tests/integration/test_staging.py
+    [blob] = blob_files(hub)
+    assert json.loads(gzip.decompress(blob.read_bytes()))[0]["timestamp"] == START
     async with hub.db.read() as tx:
         assert (await tx.execute(select(Segment.staged))).scalar_one() is None
 
@@ -184,7 +183,7 @@ async def test_typed_secrets_are_never_stored_or_served(client: AsyncTestClient[
     detail = (await client.get(f"/api/v1/sessions/{session_id}")).text
     hub = client.hub  # type: ignore[attr-defined]
     staged = await stored_segments(hub)
-    await hub.ingestor.staging.move_all()
+    await move_staged(client)
     moved = await stored_segments(hub)
     assert staged and moved
     for secret in source["expected"]["typed_secrets"]:

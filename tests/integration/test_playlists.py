@@ -16,7 +16,7 @@ from replayhub.playlists import refresh_playlists
 from replayhub.replay.views import record_view
 from replayhub.retention import retention_tick
 from replayhub.security import create_token
-from tests.helpers import NO_AUTH, make_app, send, tiny_batch
+from tests.helpers import NO_AUTH, make_app, move_staged, send, tiny_batch
 
 START = 1_790_000_000_000
 DAY = 86_400_000
@@ -189,7 +189,7 @@ async def test_retention_keeps_sessions_in_a_collection(client: AsyncTestClient[
     await client.post("/api/v1/playlists", json={"name": "Search",
                                                  "filters": {"user_email": "ann@example.com"}})
     hub: Any = client.hub  # type: ignore[attr-defined]
-    await hub.ingestor.staging.move_all()
+    await move_staged(client)
     assert await retention_tick(hub, START + 60 * DAY) == 4
     async with hub.db.read() as tx:
         left = list((await tx.execute(select(ReplaySession.id))).scalars())

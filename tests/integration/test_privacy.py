@@ -8,7 +8,7 @@ from typing import Any
 from litestar.testing import AsyncTestClient
 
 from tests.conftest import recording
-from tests.helpers import make_app, renamed, send, stored_segments
+from tests.helpers import make_app, move_staged, renamed, send, stored_segments
 
 CARD = "4111 1111 1111 1111"
 EMAIL = "ada.private@example.org"
@@ -60,7 +60,7 @@ async def test_clear_secrets_never_reach_storage_or_responses(
     detail = (await client.get("/api/v1/sessions/sess-clear-secrets")).text
     hub = client.hub  # type: ignore[attr-defined]
     staged = await stored_segments(hub)
-    await hub.ingestor.staging.move_all()
+    await move_staged(client)
     moved = await stored_segments(hub)
     database = _database_files(Path(hub.settings.data_dir))
     assert "Paid with card" in served  # the text node is kept, only the number is masked

@@ -37,7 +37,7 @@ from replayhub.schedules import (
     save_schedule,
 )
 from replayhub.ticks import Tick
-from tests.helpers import make_app, send, tiny_batch
+from tests.helpers import make_app, move_staged, send, tiny_batch
 
 REAL_START = Scheduler.start
 HOUR = 3_600_000
@@ -340,7 +340,7 @@ async def test_retention_purges_old_sessions_with_their_blobs(
     comment = await client.post("/api/v1/sessions/sess-old-0000001/comments",
                                 json={"body": "checked"})
     assert comment.status_code == 201
-    await hub.ingestor.staging.move_all()
+    await move_staged(client)
     assert await retention_tick(hub, now, batch=1) == 2
     async with hub.db.read() as tx:
         left = list((await tx.execute(select(ReplaySession.id))).scalars())

@@ -137,6 +137,31 @@ async def test_a_session_purged_while_its_segment_is_moved_leaves_no_blob(hub: H
     assert not (hub.blobs.root / "sessions" / "sess-purged-0001").exists()  # type: ignore[attr-defined]
 
 
+async def test_a_blob_that_fails_stays_staged_and_the_rest_of_its_round_is_cleared(
+        hub: Hub, monkeypatch: pytest.MonkeyPatch) -> None:
+    now = 1_800_000_000_000
+    await ingest(hub, [tiny_batch("sess-failing-001", seq, now - 40 * DAY + seq * 1000)
+                       for seq in range(3)])
+    await ingest(hub, [tiny_batch("sess-purged-0002", 0, now - 40 * DAY)])
+    await purge_sessions(hub, ["sess-purged-0002"], now)
+    put = type(hub.blobs).put
+
+    async def failing_put(store: Any, key: str, data: bytes) -> None:
+        if key.endswith("0000000001.json.gz"):
+            raise OSError("disk full")
+        await put(store, key, data)
+
+    monkeypatch.setattr(type(hub.blobs), "put", failing_put)
+    with pytest.raises(OSError, match="disk full"):
+        await hub.ingestor.staging.move_all()
+    staged = await staged_rows(hub)
+    assert staged[0] is None and staged[2] is None and staged[1] is not None
+    assert not (hub.blobs.root / "sessions" / "sess-purged-0002").exists()  # type: ignore[attr-defined]
+    monkeypatch.setattr(type(hub.blobs), "put", put)
+    assert await hub.ingestor.staging.move_all() == 1
+    assert len(blob_files(hub)) == 3 and set((await staged_rows(hub)).values()) == {None}
+
+
 async def test_the_served_hub_moves_staged_segments_by_itself(
         client: AsyncTestClient[Any]) -> None:
     _, key = await make_app(client)

@@ -85,21 +85,26 @@ class SegmentMover:
         self.wanted.set()
 
     async def move(self, segments: list[StagedSegment]) -> None:
-        """Write the segments' blobs, then clear what their rows staged."""
+        """Write the segments' blobs, then clear what their rows staged. A blob that fails
+        stays staged for a later round; the others are cleared all the same."""
         if not segments:
             return
-        await asyncio.gather(*(self.blobs.put(segment.key, segment.data)
-                               for segment in segments))
+        results = await asyncio.gather(*(self.blobs.put(segment.key, segment.data)
+                                         for segment in segments), return_exceptions=True)
         moved = [{"b_session_id": segment.session_id, "b_seq": segment.seq}
-                 for segment in segments]
+                 for segment, result in zip(segments, results, strict=True) if result is None]
+        sessions = {segment.session_id for segment in segments}
         async with self.db.grouped() as tx:
-            gone = await tx.finish(partial(_clear_staged, moved))
+            gone = await tx.finish(partial(_clear_staged, moved, sessions))
         for session_id in gone:
             # Purged while its blob was being written (another process's mover, or an
             # earlier round that found it in the database, cleared the segment first, then
             # retention ran): the blob would outlive every row naming it.
             await self.blobs.delete_prefix(f"sessions/{session_id}")
             log.info("segments.purged_while_moving", session_id=session_id)
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
 
     async def move_told(self) -> int:
         """Move the segments ingest told of; how many were moved."""
@@ -153,10 +158,11 @@ class SegmentMover:
             await asyncio.sleep(GATHER_SECONDS)
 
 
-def _clear_staged(moved: list[dict[str, object]], tx: Connection) -> list[str]:
-    """Clear what the moved segments staged; the sessions among them that no longer exist."""
-    tx.execute(CLEAR_STAGED, moved)
-    sessions = {str(row["b_session_id"]) for row in moved}
+def _clear_staged(moved: list[dict[str, object]], sessions: set[str],
+                  tx: Connection) -> list[str]:
+    """Clear what the moved segments staged; the sessions of the round that no longer exist."""
+    if moved:
+        tx.execute(CLEAR_STAGED, moved)
     existing = set(tx.execute(select(ReplaySession.id)
                               .where(ReplaySession.id.in_(sessions))).scalars())  # type: ignore[attr-defined]
     return sorted(sessions - existing)
