@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import jwt
 import msgspec
 from litestar import Controller, Request, Response, get, post
-from litestar.params import Parameter
+from litestar.params import FromPath, FromQuery, Parameter
 
 from replayhub.clock import now_ms
 from replayhub.signing import BadSignature, Expired, sign, unsign
@@ -158,8 +158,9 @@ class ZendeskSidebarController(Controller):
                             lookback_hours=settings.lookback_hours)
 
     @get("/sessions", name="zendesk:sidebar_sessions", security=[])
-    async def sessions(self, request: Request[Any, Any, Any], email: str | None = None,
-                       external_id: str | None = None,
+    async def sessions(self, request: Request[Any, Any, Any],
+                       email: FromQuery[str | None] = None,
+                       external_id: FromQuery[str | None] = None,
                        lookback_hours: Lookback = None) -> SidebarSessions:
         """The requester's recent sessions (by email or our user id), newest first."""
         hub: Hub = request.app.state.hub
@@ -190,7 +191,8 @@ class ZendeskSidebarController(Controller):
 
     @get("/thumbnails/{token:str}", name="zendesk:sidebar_thumbnail", security=[],
          media_type="image/png")
-    async def thumbnail(self, request: Request[Any, Any, Any], token: str) -> Response[bytes]:
+    async def thumbnail(self, request: Request[Any, Any, Any],
+                        token: FromPath[str]) -> Response[bytes]:
         """The PNG of a session the sidebar listed (the URL is signed and short-lived)."""
         hub: Hub = request.app.state.hub
         _settings(hub)

@@ -6,6 +6,7 @@ import mimetypes
 from pathlib import Path
 
 from litestar import Response, get
+from litestar.params import FromPath
 from litestar.response import File
 
 from replayhub.web.problems import problem
@@ -41,7 +42,7 @@ async def snippet() -> Response[bytes]:
 
 @get("/static/{path:path}", name="static", operation_id="getStaticFile", security=[],
      include_in_schema=False)
-async def static(path: str) -> Response[bytes]:
+async def static(path: FromPath[str]) -> Response[bytes]:
     """Player assets (built by npm), the UI's stylesheet and scripts."""
     relative = path.lstrip("/")
     target = (STATIC / relative).resolve()

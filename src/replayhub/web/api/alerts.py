@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, Response, get, post
-from litestar.params import Parameter
+from litestar.params import FromPath, Parameter
 
 from replayhub.alerts import UnknownError, resolution_of, resolve_error
 from replayhub.hub import Hub
@@ -53,7 +53,7 @@ class AlertController(Controller):
          operation_id="sharedReplaySnapshot", media_type="image/png", security=[],
          include_in_schema=False)
     async def shared_snapshot(self, request: Request[Any, Any, Any],
-                              token: str) -> Response[bytes]:
+                              token: FromPath[str]) -> Response[bytes]:
         """The PNG of the moment a share link opens at (no account: the link is signed)."""
         hub: Hub = request.app.state.hub
         share = share_from(hub, token)

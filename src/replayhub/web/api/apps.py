@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, get, post
+from litestar.params import JSONBody
 from sqlalchemy import select
 
 from replayhub.db.models import App
@@ -42,7 +43,7 @@ class AppController(Controller):
     tags = ["apps"]
 
     @post("/", name="apps:create", operation_id="createApp", guards=[requires("admin")])
-    async def create(self, request: Request[Any, Any, Any], data: NewApp) -> CreatedApp:
+    async def create(self, request: Request[Any, Any, Any], data: JSONBody[NewApp]) -> CreatedApp:
         """Create an app and its ingest key (admin)."""
         hub: Hub = request.app.state.hub
         app, key = await create_app(hub.db, data.name.strip())

@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, get, post
+from litestar.params import FromPath, JSONBody
 from sqlalchemy import select
 
 from replayhub.comments import CommentItem, add_hub_comment, session_comments
@@ -42,7 +43,8 @@ class CommentController(Controller):
 
     @get("/{session_id:str}/comments", name="sessions:comments", operation_id="listComments",
          guards=[requires("viewer", cookie=True)])
-    async def list_all(self, request: Request[Any, Any, Any], session_id: str) -> CommentPage:
+    async def list_all(self, request: Request[Any, Any, Any],
+                       session_id: FromPath[str]) -> CommentPage:
         """Comments oldest first: written here, and imported from linked tickets."""
         hub: Hub = request.app.state.hub
         await load_session(hub, session_id)
@@ -50,8 +52,8 @@ class CommentController(Controller):
 
     @post("/{session_id:str}/comments", name="sessions:comment", operation_id="addComment",
           status_code=201, guards=[requires("agent", cookie=True)])
-    async def add(self, request: Request[Any, Any, Any], session_id: str,
-                  data: NewComment) -> CommentItem:
+    async def add(self, request: Request[Any, Any, Any], session_id: FromPath[str],
+                  data: JSONBody[NewComment]) -> CommentItem:
         """A comment on the session, also posted as an internal note on its linked tickets."""
         hub: Hub = request.app.state.hub
         await load_session(hub, session_id)

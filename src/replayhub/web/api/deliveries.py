@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 from litestar import Controller, Request, get, post
-from litestar.params import Parameter
+from litestar.params import FromPath, Parameter
 
 from replayhub.clock import now_ms
 from replayhub.db.models import Delivery
@@ -68,7 +68,8 @@ class DeliveryController(Controller):
 
     @post("/{delivery_id:str}/retry", name="deliveries:retry", operation_id="retryDelivery",
           status_code=202, guards=[requires("agent")])
-    async def retry(self, request: Request[Any, Any, Any], delivery_id: str) -> DeliveryItem:
+    async def retry(self, request: Request[Any, Any, Any],
+                    delivery_id: FromPath[str]) -> DeliveryItem:
         """Send a failed delivery again, with a fresh budget of attempts."""
         hub: Hub = request.app.state.hub
         if not await retry_failed(hub.db, delivery_id, now_ms()):

@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, Response, get, post
+from litestar.params import FromPath, FromQuery, JSONBody
 
 from replayhub.hub import Hub
 from replayhub.incidents import (
@@ -71,7 +72,7 @@ class IncidentController(Controller):
     @post("/", name="incidents:create", operation_id="createIncident", status_code=201,
           guards=[requires("agent")])
     async def create(self, request: Request[Any, Any, Any],
-                     data: IncidentRequest) -> IncidentDetail:
+                     data: JSONBody[IncidentRequest]) -> IncidentDetail:
         """An incident entered by hand (source `manual`)."""
         hub: Hub = request.app.state.hub
         try:
@@ -94,7 +95,7 @@ class IncidentController(Controller):
     @get("/{incident_id:str}", name="incidents:detail", operation_id="getIncident",
          guards=[requires("viewer")])
     async def detail(self, request: Request[Any, Any, Any],
-                     incident_id: str) -> OwnedIncidentDetail:
+                     incident_id: FromPath[str]) -> OwnedIncidentDetail:
         """The incident with its timeline and its owners."""
         hub: Hub = request.app.state.hub
         incident = await load_incident(hub, incident_id)
@@ -104,7 +105,7 @@ class IncidentController(Controller):
 
     @get("/{incident_id:str}/impact", name="incidents:impact", operation_id="getIncidentImpact",
          guards=[requires("viewer")])
-    async def impact(self, request: Request[Any, Any, Any], incident_id: str) -> Impact:
+    async def impact(self, request: Request[Any, Any, Any], incident_id: FromPath[str]) -> Impact:
         """Error spikes against the previous days, affected sessions and users, frustration,
         and the most telling replays, over the incident's window."""
         hub: Hub = request.app.state.hub
@@ -117,8 +118,9 @@ class IncidentController(Controller):
     @get("/{incident_id:str}/postmortem", name="incidents:postmortem",
          operation_id="getIncidentPostmortem", media_type="text/markdown",
          guards=[requires("viewer", cookie=True)])
-    async def postmortem(self, request: Request[Any, Any, Any], incident_id: str,
-                         format: str = "markdown", download: bool = False) -> Response[str]:
+    async def postmortem(self, request: Request[Any, Any, Any], incident_id: FromPath[str],
+                         format: FromQuery[str] = "markdown",
+                         download: FromQuery[bool] = False) -> Response[str]:
         """The post-mortem draft (`format` markdown or html): summary, impact figures and
         chart, timeline, evidence replays, and placeholders to fill. The evidence carries
         signed share links for agents and admins; a viewer's draft links to the replay pages

@@ -6,6 +6,7 @@ from typing import Any
 
 import msgspec
 from litestar import Controller, Request, Response, post
+from litestar.params import FromQuery
 
 from replayhub.hub import Hub
 from replayhub.ingest.decode import IngestRefused, decode_body
@@ -38,7 +39,7 @@ class IngestController(Controller):
 
     @post("/", name="ingest:batch", operation_id="ingestBatch", status_code=202,
           request_max_body_size=None, security=[])
-    async def ingest(self, request: Request[Any, Any, Any], key: str | None = None
+    async def ingest(self, request: Request[Any, Any, Any], key: FromQuery[str | None] = None
                      ) -> Response[IngestAccepted]:
         """Store one batch of rrweb events; `(session_id, seq)` is idempotent."""
         hub: Hub = request.app.state.hub

@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, post
+from litestar.params import FromPath, JSONBody
 
 from replayhub.connector import PostChatAlert, PostNote
 from replayhub.hub import Hub
@@ -48,8 +49,8 @@ class LinkController(Controller):
 
     @post("/{session_id:str}/links", name="sessions:link", operation_id="linkSession",
           status_code=202, guards=[requires("agent", cookie=True)])
-    async def link(self, request: Request[Any, Any, Any], session_id: str,
-                   data: LinkRequest) -> LinkAccepted:
+    async def link(self, request: Request[Any, Any, Any], session_id: FromPath[str],
+                   data: JSONBody[LinkRequest]) -> LinkAccepted:
         """Post this session's replay as an internal note on the ticket, or as a message in a
         chat channel tagging people; comments then sync."""
         hub: Hub = request.app.state.hub

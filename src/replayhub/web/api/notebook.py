@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, Response, delete, get, post, put
-from litestar.params import Parameter
+from litestar.params import FromPath, HeaderParameter, JSONBody, Parameter
 
 from replayhub.hub import Hub
 from replayhub.notebook import (
@@ -32,8 +32,8 @@ from replayhub.web.auth import requires
 from replayhub.web.problems import problem
 
 Body = Annotated[str, msgspec.Meta(max_length=MAX_BODY)]
-IdempotencyKey = Annotated[str | None, Parameter(
-    header="Idempotency-Key", required=False, max_length=200,
+IdempotencyKey = Annotated[str | None, HeaderParameter(
+    name="Idempotency-Key", required=False, max_length=200,
     description="A retried request with the same key returns the first comment (200).")]
 
 
@@ -75,7 +75,8 @@ class NotebookController(Controller):
 
     @get("/{incident_id:str}/postmortem/sections", name="notebook:sections",
          operation_id="listPostmortemSections", guards=[requires("viewer", cookie=True)])
-    async def sections(self, request: Request[Any, Any, Any], incident_id: str) -> SectionPage:
+    async def sections(self, request: Request[Any, Any, Any],
+                       incident_id: FromPath[str]) -> SectionPage:
         """The draft's sections in order: text now (edited or generated), the generated
         text, whether and by whom it was edited, and its version."""
         hub: Hub = request.app.state.hub
@@ -83,8 +84,9 @@ class NotebookController(Controller):
 
     @put("/{incident_id:str}/postmortem/sections/{name:str}", name="notebook:edit_section",
          operation_id="editPostmortemSection", guards=[requires("agent", cookie=True)])
-    async def edit(self, request: Request[Any, Any, Any], incident_id: str, name: str,
-                   data: SectionEdit) -> SectionItem:
+    async def edit(self, request: Request[Any, Any, Any], incident_id: FromPath[str],
+                   name: FromPath[str],
+                   data: JSONBody[SectionEdit]) -> SectionItem:
         """Replace a section's text (Markdown); it stays when the draft is generated again.
         409 if the section changed since `version`."""
         hub: Hub = request.app.state.hub
@@ -100,7 +102,8 @@ class NotebookController(Controller):
     @delete("/{incident_id:str}/postmortem/sections/{name:str}", status_code=200,
             name="notebook:reset_section", operation_id="resetPostmortemSection",
             guards=[requires("agent", cookie=True)])
-    async def reset(self, request: Request[Any, Any, Any], incident_id: str, name: str,
+    async def reset(self, request: Request[Any, Any, Any], incident_id: FromPath[str],
+                    name: FromPath[str],
                     version: Annotated[int | None, Parameter(ge=0)] = None) -> SectionItem:
         """Back to the generated text (from `version`, when given: 409 if it changed)."""
         hub: Hub = request.app.state.hub
@@ -116,7 +119,7 @@ class NotebookController(Controller):
     @get("/{incident_id:str}/comments", name="notebook:comments",
          operation_id="listIncidentComments", guards=[requires("viewer", cookie=True)])
     async def comments(self, request: Request[Any, Any, Any],
-                       incident_id: str) -> IncidentCommentPage:
+                       incident_id: FromPath[str]) -> IncidentCommentPage:
         """The incident's thread, oldest first: written here or on the published pages."""
         hub: Hub = request.app.state.hub
         await load_incident(hub, incident_id)
@@ -125,8 +128,8 @@ class NotebookController(Controller):
     @post("/{incident_id:str}/comments", name="notebook:comment",
           operation_id="addIncidentComment", status_code=201,
           guards=[requires("agent", cookie=True)])
-    async def comment(self, request: Request[Any, Any, Any], incident_id: str,
-                      data: NewIncidentComment,
+    async def comment(self, request: Request[Any, Any, Any], incident_id: FromPath[str],
+                      data: JSONBody[NewIncidentComment],
                       idempotency_key: IdempotencyKey = None) -> Response[IncidentCommentItem]:
         """A comment in the thread; each person it mentions gets one e-mail with a link to
         it. Send an `Idempotency-Key` to retry safely."""

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 import msgspec
 from litestar import Controller, Request, delete, get, patch, post
 from litestar.exceptions import HTTPException
+from litestar.params import FromPath, JSONBody
 
 from replayhub.db.models import Incident
 from replayhub.hub import Hub
@@ -145,7 +146,8 @@ class PeopleController(Controller):
 
     @post("/", name="people:create", operation_id="createPerson", status_code=201,
           guards=[requires("admin")])
-    async def create(self, request: Request[Any, Any, Any], data: PersonIn) -> PersonRecord:
+    async def create(self, request: Request[Any, Any, Any],
+                     data: JSONBody[PersonIn]) -> PersonRecord:
         """Add a person (409 when the e-mail is already in the directory)."""
         try:
             return await create_person(request.app.state.hub, PersonRecord(
@@ -155,7 +157,7 @@ class PeopleController(Controller):
 
     @get("/{email:str}", name="people:detail", operation_id="getPerson",
          guards=[requires("viewer")])
-    async def detail(self, request: Request[Any, Any, Any], email: str) -> PersonRecord:
+    async def detail(self, request: Request[Any, Any, Any], email: FromPath[str]) -> PersonRecord:
         person = await get_person(request.app.state.hub, email)
         if person is None:
             raise problem(404, "Person not found", f"no person {email!r}")
@@ -163,8 +165,8 @@ class PeopleController(Controller):
 
     @patch("/{email:str}", name="people:update", operation_id="updatePerson",
            guards=[requires("admin")])
-    async def update(self, request: Request[Any, Any, Any], email: str,
-                     data: PersonPatch) -> PersonRecord:
+    async def update(self, request: Request[Any, Any, Any], email: FromPath[str],
+                     data: JSONBody[PersonPatch]) -> PersonRecord:
         try:
             return await update_person(request.app.state.hub, email, changes_of(data))
         except DirectoryError as error:
@@ -172,7 +174,7 @@ class PeopleController(Controller):
 
     @delete("/{email:str}", name="people:delete", operation_id="deletePerson",
             guards=[requires("admin")])
-    async def remove(self, request: Request[Any, Any, Any], email: str) -> None:
+    async def remove(self, request: Request[Any, Any, Any], email: FromPath[str]) -> None:
         """Remove a person and their memberships (409 for a [[people]] entry of the file)."""
         try:
             await delete_person(request.app.state.hub, email)
@@ -190,7 +192,7 @@ class TeamController(Controller):
 
     @post("/", name="teams:create", operation_id="createTeam", status_code=201,
           guards=[requires("admin")])
-    async def create(self, request: Request[Any, Any, Any], data: TeamIn) -> TeamOut:
+    async def create(self, request: Request[Any, Any, Any], data: JSONBody[TeamIn]) -> TeamOut:
         """Add a team; its members must be in the directory (422 otherwise)."""
         try:
             return team_out(await create_team(request.app.state.hub, TeamRecord(
@@ -200,7 +202,7 @@ class TeamController(Controller):
 
     @get("/{name:str}", name="teams:detail", operation_id="getTeam",
          guards=[requires("viewer")])
-    async def detail(self, request: Request[Any, Any, Any], name: str) -> TeamOut:
+    async def detail(self, request: Request[Any, Any, Any], name: FromPath[str]) -> TeamOut:
         found = await team(request.app.state.hub, name)
         if found is None:
             raise problem(404, "Team not found", f"no team {name!r}")
@@ -208,8 +210,8 @@ class TeamController(Controller):
 
     @patch("/{name:str}", name="teams:update", operation_id="updateTeam",
            guards=[requires("admin")])
-    async def update(self, request: Request[Any, Any, Any], name: str,
-                     data: TeamPatch) -> TeamOut:
+    async def update(self, request: Request[Any, Any, Any], name: FromPath[str],
+                     data: JSONBody[TeamPatch]) -> TeamOut:
         try:
             return team_out(await update_team(request.app.state.hub, name, changes_of(data)))
         except DirectoryError as error:
@@ -217,7 +219,7 @@ class TeamController(Controller):
 
     @delete("/{name:str}", name="teams:delete", operation_id="deleteTeam",
             guards=[requires("admin")])
-    async def remove(self, request: Request[Any, Any, Any], name: str) -> None:
+    async def remove(self, request: Request[Any, Any, Any], name: FromPath[str]) -> None:
         try:
             await delete_team(request.app.state.hub, name)
         except DirectoryError as error:
@@ -257,7 +259,7 @@ def _union(subjects: list[Subject]) -> Subject:
 @post("/api/v1/ownership/test", name="ownership:test", operation_id="testOwnership",
       status_code=200, tags=["people"], guards=[requires("viewer")])
 async def explain_ownership(request: Request[Any, Any, Any],
-                         data: OwnershipQuestion) -> OwnershipAnswer:
+                         data: JSONBody[OwnershipQuestion]) -> OwnershipAnswer:
     """Which `[[ownership]]` rules match a session, an error, an incident or given values
     (app, url, error, tags), condition by condition, and the owners that follow."""
     hub: Hub = request.app.state.hub

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, delete, get, patch, post, put
-from litestar.params import FromQuery, QueryParameter
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from sqlalchemy import select
 
 from replayhub import playlists
@@ -138,7 +138,8 @@ class PlaylistController(Controller):
 
     @post("/", name="playlists:create", operation_id="createPlaylist", status_code=201,
           guards=[requires("agent", cookie=True)])
-    async def create(self, request: Request[Any, Any, Any], data: PlaylistRequest) -> PlaylistOut:
+    async def create(self, request: Request[Any, Any, Any],
+                     data: JSONBody[PlaylistRequest]) -> PlaylistOut:
         """A saved search (`filters`) or a collection (`session_ids`), never both."""
         hub: Hub = request.app.state.hub
         watchers = [playlists.check_watcher(w) for w in data.watchers]
@@ -160,7 +161,8 @@ class PlaylistController(Controller):
 
     @get("/{playlist_id:str}", name="playlists:get", operation_id="getPlaylist",
          guards=[requires("viewer", cookie=True)])
-    async def get_one(self, request: Request[Any, Any, Any], playlist_id: str) -> PlaylistOut:
+    async def get_one(self, request: Request[Any, Any, Any],
+                      playlist_id: FromPath[str]) -> PlaylistOut:
         hub: Hub = request.app.state.hub
         name = playlist_id.partition(":")[2]
         if playlist_id.startswith(f"{playlists.BUILTIN}:") and name in playlists.BUILTINS:
@@ -169,8 +171,8 @@ class PlaylistController(Controller):
 
     @patch("/{playlist_id:str}", name="playlists:update", operation_id="updatePlaylist",
            guards=[requires("agent", cookie=True)])
-    async def change(self, request: Request[Any, Any, Any], playlist_id: str,
-                     data: PlaylistChange) -> PlaylistOut:
+    async def change(self, request: Request[Any, Any, Any], playlist_id: FromPath[str],
+                     data: JSONBody[PlaylistChange]) -> PlaylistOut:
         """Rename it, change a saved search's filters, or replace its watchers."""
         hub: Hub = request.app.state.hub
         playlist = await playlists.update_playlist(
@@ -179,13 +181,13 @@ class PlaylistController(Controller):
 
     @delete("/{playlist_id:str}", name="playlists:delete", operation_id="deletePlaylist",
             guards=[requires("agent", cookie=True)])
-    async def remove(self, request: Request[Any, Any, Any], playlist_id: str) -> None:
+    async def remove(self, request: Request[Any, Any, Any], playlist_id: FromPath[str]) -> None:
         hub: Hub = request.app.state.hub
         await playlists.delete_playlist(hub, playlist_id)
 
     @get("/{playlist_id:str}/sessions", name="playlists:sessions",
          operation_id="listPlaylistSessions", guards=[requires("viewer", cookie=True)])
-    async def sessions(self, request: Request[Any, Any, Any], playlist_id: str,
+    async def sessions(self, request: Request[Any, Any, Any], playlist_id: FromPath[str],
                        limit: Limit = 50, cursor: FromQuery[str | None] = None) -> SessionPage:
         """The same session summaries as the search; a saved search lists exactly what the
         search API lists for its filters."""
@@ -202,8 +204,9 @@ class PlaylistController(Controller):
 
     @put("/{playlist_id:str}/sessions/{session_id:str}", name="playlists:put_session",
          operation_id="putPlaylistSession", guards=[requires("agent", cookie=True)])
-    async def put_session(self, request: Request[Any, Any, Any], playlist_id: str,
-                          session_id: str, data: ItemRequest | None = None) -> PlaylistOut:
+    async def put_session(self, request: Request[Any, Any, Any], playlist_id: FromPath[str],
+                          session_id: FromPath[str],
+                          data: JSONBody[ItemRequest | None] = None) -> PlaylistOut:
         """Add a session to a collection (or change its moment and note)."""
         hub: Hub = request.app.state.hub
         data = data or ItemRequest()
@@ -213,15 +216,15 @@ class PlaylistController(Controller):
 
     @delete("/{playlist_id:str}/sessions/{session_id:str}", name="playlists:remove_session",
             operation_id="deletePlaylistSession", guards=[requires("agent", cookie=True)])
-    async def remove_session(self, request: Request[Any, Any, Any], playlist_id: str,
-                             session_id: str) -> None:
+    async def remove_session(self, request: Request[Any, Any, Any], playlist_id: FromPath[str],
+                             session_id: FromPath[str]) -> None:
         hub: Hub = request.app.state.hub
         await playlists.remove_session(hub, playlist_id, session_id)
 
     @post("/{playlist_id:str}/share", name="playlists:share", operation_id="sharePlaylist",
           status_code=201, guards=[requires("agent", cookie=True)])
-    async def share(self, request: Request[Any, Any, Any], playlist_id: str,
-                    data: ShareRequest | None = None) -> ShareLink:
+    async def share(self, request: Request[Any, Any, Any], playlist_id: FromPath[str],
+                    data: JSONBody[ShareRequest | None] = None) -> ShareLink:
         """A link that plays this playlist without an account, until it expires."""
         hub: Hub = request.app.state.hub
         await playlists.get_playlist(hub, playlist_id)

@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, get, post
+from litestar.params import FromPath, JSONBody
 
 from replayhub.hub import Hub
 from replayhub.publishing import (
@@ -44,8 +45,8 @@ class PublicationController(Controller):
     @post("/{incident_id:str}/publish", name="incidents:publish",
           operation_id="publishIncidentPostmortem", status_code=202,
           guards=[requires("agent", cookie=True)])
-    async def publish(self, request: Request[Any, Any, Any], incident_id: str,
-                      data: PublishRequest | None = None) -> PublishAnswer:
+    async def publish(self, request: Request[Any, Any, Any], incident_id: FromPath[str],
+                      data: JSONBody[PublishRequest | None] = None) -> PublishAnswer:
         """Publish the post-mortem (as it reads now, edited sections included) to each target:
         the first time a page is created, later the same page gets a new version. Answers
         at once; the outbox sends it (retried, never a second page)."""
@@ -64,7 +65,7 @@ class PublicationController(Controller):
     @get("/{incident_id:str}/publications", name="incidents:publications",
          operation_id="listIncidentPublications", guards=[requires("viewer", cookie=True)])
     async def publications(self, request: Request[Any, Any, Any],
-                           incident_id: str) -> PublicationPage:
+                           incident_id: FromPath[str]) -> PublicationPage:
         """Where the post-mortem is published: one page per connector, its link and version."""
         hub: Hub = request.app.state.hub
         incident = await load_incident(hub, incident_id)

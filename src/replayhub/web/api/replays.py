@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, get, post
+from litestar.params import FromPath, JSONBody
 
 from replayhub.hub import Hub
 from replayhub.index.sessions import iso
@@ -37,8 +38,8 @@ class ReplayController(Controller):
 
     @post("/{session_id:str}/share", name="sessions:share", operation_id="shareSession",
           status_code=201, guards=[requires("agent", cookie=True)])
-    async def share(self, request: Request[Any, Any, Any], session_id: str,
-                    data: ShareRequest | None = None) -> ShareLink:
+    async def share(self, request: Request[Any, Any, Any], session_id: FromPath[str],
+                    data: JSONBody[ShareRequest | None] = None) -> ShareLink:
         """A link that opens this one session at `t` without an account, until it expires."""
         hub: Hub = request.app.state.hub
         data = data or ShareRequest()
@@ -49,7 +50,7 @@ class ReplayController(Controller):
 
     @get("/{session_id:str}/views", name="sessions:views", operation_id="listSessionViews",
          guards=[requires("viewer")])
-    async def views(self, request: Request[Any, Any, Any], session_id: str) -> ViewPage:
+    async def views(self, request: Request[Any, Any, Any], session_id: FromPath[str]) -> ViewPage:
         """Who opened the player on this session, newest first."""
         hub: Hub = request.app.state.hub
         await load_session(hub, session_id)

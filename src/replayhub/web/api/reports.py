@@ -6,6 +6,7 @@ from typing import Any
 
 import msgspec
 from litestar import Controller, Request, delete, get, patch, post
+from litestar.params import FromPath, JSONBody
 
 from replayhub import reports
 from replayhub.db.models import Report, ScheduleRun
@@ -131,7 +132,8 @@ class ReportController(Controller):
 
     @post("/", name="reports:create", operation_id="createReport", status_code=201,
           guards=[requires("agent", cookie=True)])
-    async def create(self, request: Request[Any, Any, Any], data: ReportRequest) -> ReportOut:
+    async def create(self, request: Request[Any, Any, Any],
+                     data: JSONBody[ReportRequest]) -> ReportOut:
         """A report and its schedule; 422 names what to fix (schedule, period, filters,
         playlist, deliver entries) and nothing is stored."""
         hub: Hub = request.app.state.hub
@@ -148,14 +150,14 @@ class ReportController(Controller):
 
     @get("/{report_id:str}", name="reports:get", operation_id="getReport",
          guards=[requires("viewer", cookie=True)])
-    async def get_one(self, request: Request[Any, Any, Any], report_id: str) -> ReportOut:
+    async def get_one(self, request: Request[Any, Any, Any], report_id: FromPath[str]) -> ReportOut:
         hub: Hub = request.app.state.hub
         return await out(hub, await reports.get_report(hub, report_id))
 
     @patch("/{report_id:str}", name="reports:update", operation_id="updateReport",
            guards=[requires("agent", cookie=True)])
-    async def change(self, request: Request[Any, Any, Any], report_id: str,
-                     data: ReportChange) -> ReportOut:
+    async def change(self, request: Request[Any, Any, Any], report_id: FromPath[str],
+                     data: JSONBody[ReportChange]) -> ReportOut:
         """Change what is given; a new schedule starts from now; `paused: false` resumes."""
         hub: Hub = request.app.state.hub
         report = await reports.update_report(hub, report_id, spec_of(data), data.paused)
@@ -163,13 +165,13 @@ class ReportController(Controller):
 
     @delete("/{report_id:str}", name="reports:delete", operation_id="deleteReport",
             guards=[requires("agent", cookie=True)])
-    async def remove(self, request: Request[Any, Any, Any], report_id: str) -> None:
+    async def remove(self, request: Request[Any, Any, Any], report_id: FromPath[str]) -> None:
         hub: Hub = request.app.state.hub
         await reports.delete_report(hub, report_id)
 
     @post("/{report_id:str}/run", name="reports:run", operation_id="runReport",
           status_code=201, guards=[requires("agent", cookie=True)])
-    async def run(self, request: Request[Any, Any, Any], report_id: str) -> RunOut:
+    async def run(self, request: Request[Any, Any, Any], report_id: FromPath[str]) -> RunOut:
         """Send the report now, over the period ending now (listed with the scheduled runs;
         its failure never counts toward pausing the report)."""
         hub: Hub = request.app.state.hub
@@ -178,7 +180,7 @@ class ReportController(Controller):
 
     @get("/{report_id:str}/runs", name="reports:runs", operation_id="listReportRuns",
          guards=[requires("viewer", cookie=True)])
-    async def runs(self, request: Request[Any, Any, Any], report_id: str) -> RunList:
+    async def runs(self, request: Request[Any, Any, Any], report_id: FromPath[str]) -> RunList:
         """The report's runs, newest first."""
         hub: Hub = request.app.state.hub
         found = await reports.report_runs(hub, report_id)

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, get
-from litestar.params import FromQuery, Parameter, QueryParameter
+from litestar.params import FromPath, FromQuery, Parameter, QueryParameter
 from litestar.response import Stream
 from sqlalchemy import Select
 
@@ -124,7 +124,7 @@ class SessionController(Controller):
     @get("/{session_id:str}", name="sessions:detail", operation_id="getSession",
          guards=[requires("viewer", cookie=True)])
     async def detail(self, request: Request[Any, Any, Any],
-                     session_id: str) -> OwnedSessionDetail:
+                     session_id: FromPath[str]) -> OwnedSessionDetail:
         """The session's summary, its timeline (t in ms from the start) and its owners."""
         hub: Hub = request.app.state.hub
         session = await load_session(hub, session_id)
@@ -135,7 +135,7 @@ class SessionController(Controller):
 
     @get("/{session_id:str}/events", name="sessions:events", operation_id="getSessionEvents",
          media_type="application/json", guards=[requires("viewer", cookie=True)])
-    async def events(self, request: Request[Any, Any, Any], session_id: str,
+    async def events(self, request: Request[Any, Any, Any], session_id: FromPath[str],
                      from_seq: FromSeq = None, limit_segments: Segments = None) -> Stream:
         """The stored (scrubbed) rrweb events in order, streamed as one JSON array.
 

@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 from litestar import Controller, Request, Response, get
-from litestar.params import Parameter
+from litestar.params import FromPath, Parameter
 
 from replayhub.hub import Hub
 from replayhub.index.sessions import timeline_of
@@ -51,7 +51,7 @@ class SnapshotController(Controller):
     @get("/{session_id:str}/snapshot.png", name="sessions:snapshot",
          operation_id="getSessionSnapshot", media_type="image/png",
          guards=[requires("viewer", cookie=True)])
-    async def snapshot(self, request: Request[Any, Any, Any], session_id: str,
+    async def snapshot(self, request: Request[Any, Any, Any], session_id: FromPath[str],
                        t: MomentTime = None, width: Width = 1280) -> Response[bytes]:
         """PNG of the replayed page at `t`, with the cursor and a ring on a fresh click."""
         png = await picture(request.app.state.hub, session_id, t, width)
@@ -59,7 +59,7 @@ class SnapshotController(Controller):
 
     @get("/{session_id:str}/snapshots", name="sessions:snapshots",
          operation_id="listSessionSnapshots", guards=[requires("viewer")])
-    async def snapshots(self, request: Request[Any, Any, Any], session_id: str,
+    async def snapshots(self, request: Request[Any, Any, Any], session_id: FromPath[str],
                         moments: Which = "all") -> MomentList:
         """Moments worth a picture: errors, frustration signals, first and last page."""
         hub: Hub = request.app.state.hub

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, Request, Response, get, post
-from litestar.params import FromQuery
+from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect
 
 from replayhub.clock import now_ms
@@ -37,7 +37,8 @@ class DeliveryPages(Controller):
 
     @post("/deliveries/{delivery_id:str}/retry", name="pages:delivery_retry",
           operation_id="retryDeliveryPage", status_code=303)
-    async def retry(self, request: Request[Any, Any, Any], delivery_id: str) -> Response[Any]:
+    async def retry(self, request: Request[Any, Any, Any],
+                    delivery_id: FromPath[str]) -> Response[Any]:
         hub: Hub = request.app.state.hub
         if not role_allows(person_of(request).role, "agent"):
             raise problem(403, "Forbidden", "retrying a delivery needs the agent role")

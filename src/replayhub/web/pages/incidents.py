@@ -15,7 +15,7 @@ from typing import Annotated, Any
 import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.enums import RequestEncodingType
-from litestar.params import Body, FromQuery
+from litestar.params import Body, FromPath, FromQuery
 from litestar.response import Redirect
 from markupsafe import Markup
 
@@ -185,7 +185,7 @@ class IncidentPages(Controller):
 
     @get("/incidents/{incident_id:str}/postmortem", name="pages:postmortem",
          operation_id="postmortemPage")
-    async def postmortem(self, request: Request[Any, Any, Any], incident_id: str,
+    async def postmortem(self, request: Request[Any, Any, Any], incident_id: FromPath[str],
                          published: FromQuery[int | None] = None) -> Response[str]:
         """The rendered draft inside the site layout: sections to edit, the comment thread,
         the Markdown download, and where the document is published."""
@@ -197,7 +197,8 @@ class IncidentPages(Controller):
 
     @post("/incidents/{incident_id:str}/postmortem/publish", name="pages:postmortem_publish",
           operation_id="postmortemPublishForm", status_code=303)
-    async def publish(self, request: Request[Any, Any, Any], incident_id: str) -> Response[Any]:
+    async def publish(self, request: Request[Any, Any, Any],
+                      incident_id: FromPath[str]) -> Response[Any]:
         """Publish (or update in place) the document at every enabled publishing connector."""
         hub: Hub = request.app.state.hub
         require_agent(person_of(request))
@@ -211,7 +212,8 @@ class IncidentPages(Controller):
     @post("/incidents/{incident_id:str}/postmortem/sections/{name:str}",
           name="pages:postmortem_section", operation_id="postmortemSectionForm",
           status_code=303)
-    async def edit_section(self, request: Request[Any, Any, Any], incident_id: str, name: str,
+    async def edit_section(self, request: Request[Any, Any, Any], incident_id: FromPath[str],
+                           name: FromPath[str],
                            data: Annotated[SectionForm, Body(
                                media_type=RequestEncodingType.URL_ENCODED)]) -> Response[Any]:
         """Save (or reset) a section from its form; a stale version shows the page again with
@@ -240,7 +242,7 @@ class IncidentPages(Controller):
 
     @post("/incidents/{incident_id:str}/postmortem/comments", name="pages:postmortem_comment",
           operation_id="postmortemCommentForm", status_code=303)
-    async def comment(self, request: Request[Any, Any, Any], incident_id: str,
+    async def comment(self, request: Request[Any, Any, Any], incident_id: FromPath[str],
                       data: Annotated[CommentForm, Body(
                           media_type=RequestEncodingType.URL_ENCODED)]) -> Response[Any]:
         """Add a comment to the thread (mentions get their e-mail) and show it."""

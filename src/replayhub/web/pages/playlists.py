@@ -6,7 +6,7 @@ import time
 from typing import Any
 
 from litestar import Controller, Request, Response, get
-from litestar.params import FromQuery
+from litestar.params import FromPath, FromQuery
 
 from replayhub import playlists
 from replayhub.hub import Hub
@@ -54,7 +54,7 @@ class PlaylistPages(Controller):
 
     @get("/playlists/{playlist_id:str}", name="pages:playlist", operation_id="playlistPage",
          **PAGE_OPTIONS)
-    async def play(self, request: Request[Any, Any, Any], playlist_id: str,
+    async def play(self, request: Request[Any, Any, Any], playlist_id: FromPath[str],
                    i: FromQuery[int] = 0) -> Response[str]:
         """The player on the playlist's i-th session; it opens the next one at the end."""
         hub: Hub = request.app.state.hub
@@ -76,7 +76,7 @@ class PlaylistPages(Controller):
 
     @get("/share/playlists/{token:str}", name="pages:shared_playlist",
          operation_id="sharedPlaylistPage", security=[])
-    async def shared(self, request: Request[Any, Any, Any], token: str,
+    async def shared(self, request: Request[Any, Any, Any], token: FromPath[str],
                      i: FromQuery[int] = 0) -> Response[str]:
         """A shared playlist's player, no account needed; a bad or old link says so."""
         hub: Hub = request.app.state.hub

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get
-from litestar.params import Parameter
+from litestar.params import FromPath, Parameter
 from litestar.response import Stream
 
 from replayhub.hub import Hub
@@ -48,7 +48,7 @@ class ReplayPages(Controller):
 
     @get("/replays/{session_id:str}", name="pages:replay", operation_id="replayPage",
          **PAGE_OPTIONS)
-    async def replay(self, request: Request[Any, Any, Any], session_id: str,
+    async def replay(self, request: Request[Any, Any, Any], session_id: FromPath[str],
                      t: Moment = 0) -> Response[str]:
         """The player positioned at `t`, the session's timeline, and who watched it."""
         hub: Hub = request.app.state.hub
@@ -63,7 +63,7 @@ class ReplayPages(Controller):
 
     @get("/share/{token:str}", name="pages:share", operation_id="sharedReplayPage",
          security=[])
-    async def shared(self, request: Request[Any, Any, Any], token: str) -> Response[str]:
+    async def shared(self, request: Request[Any, Any, Any], token: FromPath[str]) -> Response[str]:
         """The player for one session, no account needed; a bad or old link says so."""
         hub: Hub = request.app.state.hub
         try:
@@ -82,7 +82,7 @@ class ReplayPages(Controller):
 
     @get("/share/{token:str}/events", name="pages:share_events",
          operation_id="sharedReplayEvents", media_type="application/json", security=[])
-    async def shared_events(self, request: Request[Any, Any, Any], token: str,
+    async def shared_events(self, request: Request[Any, Any, Any], token: FromPath[str],
                             from_seq: FromSeq = None, limit_segments: Segments = None) -> Stream:
         """The events of the link's one session (paged like the API's events)."""
         hub: Hub = request.app.state.hub

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from litestar import Controller, Request, Response, get, post
+from litestar.params import FromPath
 
 from replayhub import reports
 from replayhub.hub import Hub
@@ -50,8 +51,8 @@ class ReportPages(Controller):
 
     @get("/reports/{report_id:str}/runs/{run_id:str}", name="pages:report_run",
          operation_id="reportRunPage", **PAGE_OPTIONS)
-    async def run(self, request: Request[Any, Any, Any], report_id: str,
-                  run_id: str) -> Response[str]:
+    async def run(self, request: Request[Any, Any, Any], report_id: FromPath[str],
+                  run_id: FromPath[str]) -> Response[str]:
         """One run of a report as it was sent: figures, tables and the chart (SVG)."""
         hub: Hub = request.app.state.hub
         try:
@@ -63,7 +64,7 @@ class ReportPages(Controller):
 
     @get("/unsubscribe/{token:str}", name="pages:unsubscribe", operation_id="unsubscribePage",
          security=[])
-    async def confirm(self, request: Request[Any, Any, Any], token: str) -> Response[str]:
+    async def confirm(self, request: Request[Any, Any, Any], token: FromPath[str]) -> Response[str]:
         """What the link in a report mail opens: a button that unsubscribes (a GET never
         does, so link scanners cannot unsubscribe anyone)."""
         hub: Hub = request.app.state.hub
@@ -79,7 +80,8 @@ class ReportPages(Controller):
 
     @post("/unsubscribe/{token:str}", name="pages:unsubscribe_post",
           operation_id="unsubscribe", security=[], status_code=200)
-    async def unsubscribe(self, request: Request[Any, Any, Any], token: str) -> Response[str]:
+    async def unsubscribe(self, request: Request[Any, Any, Any],
+                          token: FromPath[str]) -> Response[str]:
         """One-click unsubscribe (RFC 8058 `List-Unsubscribe=One-Click`, or the page's
         button): the signed address leaves the report's recipients."""
         hub: Hub = request.app.state.hub

@@ -8,6 +8,7 @@ from typing import Any
 import msgspec
 from litestar import Controller, Request, Response, post
 from litestar.background_tasks import BackgroundTask
+from litestar.params import FromPath
 
 from replayhub.connector import Connector, VerifyWebhook, WebhookRejected
 from replayhub.hub import Hub
@@ -37,7 +38,7 @@ class WebhookController(Controller):
     @post("/{connector:str}", name="webhooks:receive", operation_id="receiveWebhook",
           security=[], status_code=200, request_max_body_size=MAX_BODY_BYTES)
     async def receive(self, request: Request[Any, Any, Any],
-                      connector: str) -> Response[WebhookAnswer]:
+                      connector: FromPath[str]) -> Response[WebhookAnswer]:
         """A signed vendor webhook: 401 bad signature or stale, 400 malformed, 404 unknown."""
         hub: Hub = request.app.state.hub
         target = webhook_connector(hub, connector)
