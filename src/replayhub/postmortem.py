@@ -386,7 +386,7 @@ async def _series(tx: AsyncSession, scope: Scope, since: int, until: int) -> _Se
         select(bucket, ErrorEvent.session_id, ErrorEvent.user_key, ErrorEvent.t,
                ErrorEvent.type, ErrorEvent.message)
         .where(*error_filters(scope, since, until)).order_by(ErrorEvent.t, ErrorEvent.id))
-    for index, session_id, key, t, type_, message in rows.tuples():
+    for index, session_id, key, t, type_, message in rows:
         index = min(int(index), count - 1)
         error_buckets[index] += 1
         user_buckets[index].add(key)
@@ -398,7 +398,7 @@ async def _series(tx: AsyncSession, scope: Scope, since: int, until: int) -> _Se
         .select_from(ReplaySession).join(Frustration, Frustration.session_id == ReplaySession.id)
         .where(*frustration_filters(scope, since, until)))
     frustrated: list[tuple[int, str]] = []
-    for index, session_id, t in signals.tuples():
+    for index, session_id, t in signals:
         frustrated.append((min(int(index), count - 1), session_id))
         first_hit[session_id] = min(first_hit.get(session_id, t), t)
     sessions = await sessions_by_id(tx, list(first_hit))

@@ -62,8 +62,10 @@ def difference(a: Any, b: Any) -> float:
 def count_colour(image: Any, colour: tuple[int, int, int], box: tuple[int, int, int, int],
                  tolerance: int = 6) -> int:
     region = image.crop(box)
-    return sum(1 for pixel in region.getdata()
-               if all(abs(pixel[i] - colour[i]) <= tolerance for i in range(3)))
+    pixels = region.load()
+    width, height = region.size
+    return sum(1 for x in range(width) for y in range(height)
+               if all(abs(pixels[x, y][i] - colour[i]) <= tolerance for i in range(3)))
 
 
 def save_artifact(name: str, data: bytes) -> None:

@@ -235,7 +235,7 @@ async def _error_spikes(tx: AsyncSession, scope: Scope, since: int, until: int,
             select(ErrorEvent.group_id, func.count())
             .where(ErrorEvent.group_id.in_(ids),
                    *error_filters(Scope([], scope.url_patterns), since - shift, until - shift))
-            .group_by(ErrorEvent.group_id))).tuples().all())
+            .group_by(ErrorEvent.group_id))).all())
         for group_id in ids:
             baseline[group_id].append(counts.get(group_id, 0))
     spikes = []
@@ -261,13 +261,13 @@ async def _session_figures(tx: AsyncSession, scope: Scope, since: int,
     errors = await tx.execute(
         select(ErrorEvent.session_id, func.count(), func.min(ErrorEvent.t))
         .where(*error_filters(scope, since, until)).group_by(ErrorEvent.session_id))
-    for session_id, count, first in errors.tuples():
+    for session_id, count, first in errors:
         figures[session_id] = _SessionFigures(errors=count, first_error=first)
     signals = await tx.execute(
         select(Frustration.session_id, func.count(), func.min(Frustration.t))
         .select_from(ReplaySession).join(Frustration, Frustration.session_id == ReplaySession.id)
         .where(*frustration_filters(scope, since, until)).group_by(Frustration.session_id))
-    for session_id, count, first in signals.tuples():
+    for session_id, count, first in signals:
         entry = figures.setdefault(session_id, _SessionFigures())
         entry.frustrations, entry.first_frustration = count, first
     return figures
@@ -304,7 +304,7 @@ async def _frustration_spots(tx: AsyncSession, scope: Scope, since: int, until: 
     count, sessions = func.count(), func.count(distinct(Frustration.session_id))
     page_rows = (await tx.execute(
         base.add_columns(Frustration.url, count, sessions).group_by(Frustration.url)
-        .order_by(count.desc(), Frustration.url))).tuples().all()
+        .order_by(count.desc(), Frustration.url))).all()
     element_rows = (await tx.execute(
         base.add_columns(Frustration.selector, Frustration.url, count, sessions)
         .group_by(Frustration.selector, Frustration.url)
@@ -313,7 +313,7 @@ async def _frustration_spots(tx: AsyncSession, scope: Scope, since: int, until: 
              for url, n, s in page_rows]
     elements = [FrustrationElement(selector, url, n, s,
                                    links.sessions(url=url, frustration="any"))
-                for selector, url, n, s in element_rows.tuples()]
+                for selector, url, n, s in element_rows]
     return pages, elements
 
 

@@ -105,7 +105,7 @@ async def timeline(client: AsyncTestClient[Any], incident_id: str) -> list[tuple
         rows = await tx.execute(select(IncidentEvent.kind, IncidentEvent.at)
                                 .where(IncidentEvent.incident_id == incident_id)
                                 .order_by(IncidentEvent.at, IncidentEvent.id))
-        return [(kind, at) for kind, at in rows.tuples()]
+        return [(kind, at) for kind, at in rows]
 
 
 async def stored_webhooks(client: AsyncTestClient[Any]) -> int:
