@@ -71,9 +71,11 @@ class LocalBlobStore:
             raise BlobNotFound(key) from error
 
     def _put(self, path: str, data: bytes) -> None:
-        """Write a temporary file, fsync it, rename it into place: a reader sees the whole
-        blob or none. Kept to a few system calls: each one lets go of the GIL, and getting
-        it back from a busy event loop is what a put on a thread mostly waits for."""
+        """Write a temporary file, fsync it, rename it into place and fsync the folder: a
+        reader sees the whole blob or none, and once put returns the blob survives a power
+        cut (the rename is durable only once its folder is). Kept to a few system calls:
+        each one lets go of the GIL, and getting it back from a busy event loop is what a
+        put on a thread mostly waits for."""
         folder, name = os.path.split(path)
         tmp_name = os.path.join(folder, f".tmp-{os.getpid()}-{threading.get_ident()}-{name}")
         fd = self._create(folder, tmp_name)
@@ -88,6 +90,7 @@ class LocalBlobStore:
             with contextlib.suppress(OSError):
                 os.unlink(tmp_name)
             raise
+        _fsync_folder(folder)
 
     def _create(self, folder: str, file: str) -> int:
         """Open a new file for writing, making its folder the first time (or again, after
@@ -98,11 +101,28 @@ class LocalBlobStore:
                 return os.open(file, flags, 0o644)
             except FileNotFoundError:
                 self._folders.discard(folder)
-        os.makedirs(folder, exist_ok=True)
+        self._make_folder(folder)
         if len(self._folders) >= 10_000:
             self._folders.clear()
         self._folders.add(folder)
         return os.open(file, flags, 0o644)
+
+    def _make_folder(self, folder: str) -> None:
+        """Make `folder` and its missing parents, each made durable in its own parent."""
+        parent = os.path.dirname(folder)
+        if not os.path.isdir(parent) and folder != str(self.root):
+            self._make_folder(parent)
+        with contextlib.suppress(FileExistsError):  # another thread made it: sync it too
+            os.mkdir(folder)
+        _fsync_folder(parent)
+
+
+def _fsync_folder(folder: str) -> None:
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _write_all(fd: int, data: bytes) -> None:

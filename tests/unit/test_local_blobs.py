@@ -1,4 +1,5 @@
-"""The local blob folder: whole files or none, folders made again after a deletion."""
+"""The local blob folder: whole files or none, durable once put returns, folders made again
+after a deletion."""
 
 from __future__ import annotations
 
@@ -49,3 +50,26 @@ async def test_a_failed_write_leaves_nothing_behind(tmp_path: Path,
         await store.put("sessions/s4/segments/0000000000.json.gz", b"lost")
     assert await store.get("sessions/s4/segments/0000000000.json.gz") == b"kept"
     assert os.listdir(tmp_path / "sessions" / "s4" / "segments") == ["0000000000.json.gz"]
+
+
+async def test_a_put_makes_the_file_and_every_folder_it_made_durable(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A rename or a new folder survives a power cut only once its parent folder is synced."""
+    store = LocalBlobStore(tmp_path)
+    synced: list[str] = []
+    real_fsync = os.fsync
+
+    def recording_fsync(fd: int) -> None:
+        synced.append(os.readlink(f"/proc/self/fd/{fd}"))
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", recording_fsync)
+    await store.put("sessions/s5/segments/0000000000.json.gz", b"a")
+    root, segments = str(store.root), str(store.root / "sessions" / "s5" / "segments")
+    assert synced[:3] == [root, f"{root}/sessions", f"{root}/sessions/s5"]  # new folders
+    assert synced[3].startswith(f"{segments}/.tmp-")  # the file, before its rename
+    assert synced[4:] == [segments]  # the rename
+    synced.clear()
+    await store.put("sessions/s5/segments/0000000001.json.gz", b"b")
+    assert len(synced) == 2 and synced[0].startswith(f"{segments}/.tmp-")
+    assert synced[1] == segments  # a known folder: only the file and the rename
