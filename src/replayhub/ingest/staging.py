@@ -53,6 +53,11 @@ class Stored(NamedTuple):
     key: str
     staged: bytes | None = None
 
+    @classmethod
+    def of_row(cls, key: str, staged: bytes | memoryview | None) -> Stored:
+        """From a segment row's blob_key and staged (some drivers give a memoryview)."""
+        return cls(str(key), bytes(staged) if staged is not None else None)
+
     async def read(self, blobs: BlobStore) -> bytes:
         return self.staged if self.staged is not None else await blobs.get(self.key)
 

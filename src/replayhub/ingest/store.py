@@ -316,7 +316,7 @@ class Ingestor:
         early = tx.execute(select(Segment.seq, Segment.blob_key, Segment.staged)
                            .where(Segment.session_id == session_id, Segment.seq > seq)
                            .order_by(Segment.seq)).all()  # type: ignore[arg-type]
-        return found._replace(early=tuple((int(s), _stored(k, d)) for s, k, d in early))
+        return found._replace(early=tuple((int(s), Stored.of_row(k, d)) for s, k, d in early))
 
     async def _state_for(self, tx: WriteTx, session: SessionRow | None) -> IndexedState:
         """The indexer state after the session's last indexed batch: from memory, else the
@@ -672,11 +672,7 @@ def _read_checkpoint(session_id: str, indexed_seq: int, tx: Connection
                                  Segment.seq <= indexed_seq)
                           .order_by(Segment.seq)).all()  # type: ignore[arg-type]
     return ((int(checkpoint[0]), bytes(checkpoint[1])) if checkpoint is not None else None,
-            [(int(seq), _stored(key, staged)) for seq, key, staged in segments])
-
-
-def _stored(key: str, staged: bytes | None) -> Stored:
-    return Stored(str(key), bytes(staged) if staged is not None else None)
+            [(int(seq), Stored.of_row(key, staged)) for seq, key, staged in segments])
 
 
 def _action_row(session: SessionRow, action: Any) -> dict[str, Any]:

@@ -22,7 +22,7 @@ async def segment_page(db: Database, session_id: str, from_seq: int,
     async with db.read() as tx:
         rows = (await tx.execute(query)).all()
     next_seq = rows[limit_segments][0] if len(rows) > limit_segments else None
-    return [Stored(key, staged) for _, key, staged in rows[:limit_segments]], next_seq
+    return [Stored.of_row(key, staged) for _, key, staged in rows[:limit_segments]], next_seq
 
 
 async def stream_events(db: Database, blobs: BlobStore, session_id: str) -> AsyncIterator[bytes]:
@@ -32,7 +32,7 @@ async def stream_events(db: Database, blobs: BlobStore, session_id: str) -> Asyn
         rows = (await tx.execute(select(Segment.blob_key, Segment.staged)
                                  .where(Segment.session_id == session_id)
                                  .order_by(Segment.seq))).all()
-    async for chunk in stream_segments(blobs, [Stored(key, staged) for key, staged in rows]):
+    async for chunk in stream_segments(blobs, [Stored.of_row(key, staged) for key, staged in rows]):
         yield chunk
 
 
