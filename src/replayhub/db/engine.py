@@ -53,19 +53,20 @@ def _sqlite_autocommit(dbapi_connection: Any, _record: Any) -> None:
     dbapi_connection.isolation_level = None
 
 
-def _begin_immediate(connection: Connection) -> None:
-    """Take the write lock at the start, so a transaction never fails to upgrade mid-way
-    (straight on sqlite3: through SQLAlchemy's execution it cost as much as a write step)."""
-    driver = connection.connection.driver_connection
-    assert driver is not None
-    driver.execute("BEGIN IMMEDIATE")
+def _begin(statement: str) -> Callable[[Connection], None]:
+    """A transaction opener that sends `statement` straight to sqlite3 (through
+    SQLAlchemy's execution it cost as much as a write step)."""
+    def begin(connection: Connection) -> None:
+        driver = connection.connection.driver_connection
+        assert driver is not None
+        driver.execute(statement)
+    return begin
 
 
-def _begin_deferred(connection: Connection) -> None:
-    """A read transaction: its SELECTs see one snapshot and never take the write lock."""
-    driver = connection.connection.driver_connection
-    assert driver is not None
-    driver.execute("BEGIN")
+_begin_immediate = _begin("BEGIN IMMEDIATE")
+"""Take the write lock at the start, so a transaction never fails to upgrade mid-way."""
+_begin_deferred = _begin("BEGIN")
+"""A read transaction: its SELECTs see one snapshot and never take the write lock."""
 
 
 def _sync_engine(url: str, begin: Callable[[Connection], None]) -> Engine:
